@@ -1,0 +1,3 @@
+from dive_py.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""From a modelled image to the numbers: efficiency, waste, inefficient files."""

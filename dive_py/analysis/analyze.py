@@ -1,0 +1,66 @@
+"""Image -> Analysis: the one object every front end (CI, JSON, UI) reads."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from dive_py.analysis.efficiency import Efficiency, Inefficiency, compute
+from dive_py.model.filetree import Node, stack_all
+from dive_py.model.image import Image
+
+
+@dataclass(frozen=True)
+class Analysis:
+    image: Image
+    trees: tuple[Node, ...]  # trees[i]: the merged tree as of layer i
+    efficiency: Efficiency
+
+    @property
+    def score(self) -> float:
+        return self.efficiency.score
+
+    @property
+    def inefficiencies(self) -> tuple[Inefficiency, ...]:
+        return self.efficiency.inefficiencies
+
+    @cached_property
+    def size(self) -> int:
+        """dive's image size: the sum of the layer sizes."""
+        return sum(layer.size for layer in self.image.layers)
+
+    @cached_property
+    def user_size(self) -> int:
+        """Everything but the base layer."""
+        return sum(layer.size for layer in self.image.layers[1:])
+
+    @cached_property
+    def wasted_bytes(self) -> int:
+        return self.efficiency.wasted_bytes
+
+    @cached_property
+    def user_wasted_percent(self) -> float:
+        """wasted / user size, with Go's float semantics when the user size is 0."""
+        if self.user_size == 0:
+            return math.nan if self.wasted_bytes == 0 else math.inf
+        return self.wasted_bytes / self.user_size
+
+    @cached_property
+    def final_size(self) -> int:
+        """Bytes of the files the final image really contains."""
+        return self.trees[-1].total_size() if self.trees else 0
+
+    @cached_property
+    def reclaimable_bytes(self) -> int:
+        """What a rebuild could really save: every byte written to a layer that the final image
+        does not show (copies overwritten later, files deleted later). Unlike dive's wasted
+        bytes it does not count the copy that must stay.
+        """
+        return max(0, self.size - self.final_size)
+
+
+def analyze(image: Image) -> Analysis:
+    entries = [layer.entries for layer in image.layers]
+    trees = stack_all(entries)
+    return Analysis(image, tuple(trees), compute(entries, trees))

@@ -1,0 +1,107 @@
+"""Efficiency, wasted bytes and inefficient files, computed exactly as dive 0.13.1 does.
+
+For every layer, every leaf of dive's layer tree is visited (files, links, empty dirs,
+whiteouts). A whiteout counts the size of the subtree it deletes, looked up in the merged
+tree below; a deleted file counts 0. Per path: cumulative size, minimum size, copies.
+A path seen in two or more layers is inefficient.
+
+Where dive is wrong we differ on purpose, and only there: an opaque directory marker is read
+as the explicit whiteouts it stands for (one `.wh.NAME` for each child the layers below hold
+and this layer does not write again), where dive drops the marker and so misses the removal.
+A whiteout of a path that was never there counts 0 (dive aborts the rest of that layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dive_py.analysis.gosort import go_sort
+from dive_py.analysis.layertree import LayerNodes, dive_layer_nodes, leaves
+from dive_py.model.fileinfo import OPAQUE_MARKER, WHITEOUT_PREFIX, FileInfo
+from dive_py.model.filetree import Node
+
+
+@dataclass(frozen=True, slots=True)
+class Inefficiency:
+    path: str  # absolute, leading '/'
+    count: int
+    cumulative_size: int
+    min_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Efficiency:
+    score: float
+    inefficiencies: tuple[Inefficiency, ...]  # largest cumulative size first, as dive lists them
+
+    @property
+    def wasted_bytes(self) -> int:
+        return sum(item.cumulative_size for item in self.inefficiencies)
+
+
+def _opaque_whiteouts(nodes: LayerNodes, entries: tuple[FileInfo, ...], below: Node | None) -> list[str]:
+    """The explicit whiteouts that this layer's opaque markers stand for."""
+    out: list[str] = []
+    if below is None:
+        return out
+
+    def expand(dir_path: str) -> None:
+        lower = below.get(dir_path)
+        if lower is None or not lower.children:
+            return
+        base = f"{dir_path}/" if dir_path else ""
+        for name, child in lower.children.items():
+            path = base + name
+            if path not in nodes:
+                out.append(base + WHITEOUT_PREFIX + name)
+            elif child.is_dir and (info := nodes[path]) is not None and info.is_dir:
+                expand(path)  # re-made directory: its lower children are hidden too
+
+    for entry in entries:
+        parent, _, name = entry.path.rpartition("/")
+        if name == OPAQUE_MARKER:
+            expand(parent)
+    return out
+
+
+def compute(layers: list[tuple[FileInfo, ...]], trees: list[Node]) -> Efficiency:
+    """`layers[i]` are layer i's entries, `trees[i]` the merged tree as of layer i."""
+    data: dict[str, list[int]] = {}  # path -> [cumulative, minimum, count]
+    matches: list[tuple[str, list[int]]] = []
+    for index, entries in enumerate(layers):
+        nodes = dive_layer_nodes(entries)
+        below = trees[index - 1] if index > 0 else None
+        extra = _opaque_whiteouts(nodes, entries, below)
+        for path in extra:
+            nodes[path] = None
+        for path in leaves(nodes):
+            parent, _, name = path.rpartition("/")
+            if name.startswith(WHITEOUT_PREFIX):
+                target = name[len(WHITEOUT_PREFIX):]
+                key = f"/{parent}/{target}" if parent else f"/{target}"
+                size = 0
+                if below is not None:
+                    gone = below.get(key[1:])
+                    if gone is not None and gone.info is not None and gone.info.is_dir:
+                        size = gone.total_size()
+            else:
+                key = "/" + path
+                info = nodes[path]
+                size = info.size if info is not None else 0
+            record = data.get(key)
+            if record is None:
+                data[key] = [size, size, 1]
+            else:
+                record[0] += size
+                if size < record[1]:
+                    record[1] = size
+                record[2] += 1
+                if record[2] == 2:
+                    matches.append((key, record))
+
+    minimum = sum(r[1] for r in data.values())
+    discovered = sum(r[0] for r in data.values())
+    score = 1.0 if discovered == 0 else minimum / discovered
+    go_sort(matches, lambda a, b: a[1][0] < b[1][0])
+    ordered = tuple(Inefficiency(path, r[2], r[0], r[1]) for path, r in reversed(matches))
+    return Efficiency(score, ordered)

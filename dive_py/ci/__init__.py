@@ -1,0 +1,1 @@
+"""CI mode: efficiency rules from .dive-ci, their evaluation and the reports."""

@@ -1,0 +1,153 @@
+"""The divepy command: argument parsing, sub-commands and exit codes.
+
+Exit codes: 0 ok, 1 CI rules failed, 2 usage or configuration error, 3 image could not be
+loaded or read. Errors are one line on stderr; a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from dive_py import __version__
+from dive_py.errors import DivePyError, UsageError, printable
+
+EXIT_OK, EXIT_RULES_FAILED, EXIT_USAGE, EXIT_IMAGE = 0, 1, 2, 3
+
+
+def _ci_env() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _add_image_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", help="docker (default), podman, docker-archive, oci-archive, oci")
+    p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+    p.add_argument("--ci", action="store_true", help="skip the UI and validate against CI rules (same as CI=true)")
+    p.add_argument("--ci-config", metavar="FILE", help="YAML rules file (default: .dive-ci if present)")
+    p.add_argument("-j", "--json", metavar="FILE", help="write dive's JSON analysis to FILE ('-' for stdout)")
+    p.add_argument("--junit", metavar="FILE", help="CI mode: also write the rules as JUnit XML")
+    p.add_argument("--markdown", metavar="FILE", help="CI mode: also write a Markdown summary")
+    for key in ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestReclaimableBytes"):
+        p.add_argument(f"--{key}", dest=key, metavar="VALUE", help=f"CI rule threshold for {key} ('disabled' to skip)")
+    p.add_argument("-i", "--ignore-errors", action="store_true", help="accepted for dive compatibility")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="divepy",
+        description="Explore a Docker/OCI image layer by layer; measure wasted space (dive-compatible).",
+        epilog="sub-commands: divepy demo [options]  (a built-in demo image, no daemon needed)",
+    )
+    p.add_argument("image", help="image reference, docker-archive://FILE, oci-archive://FILE, oci://DIR or a path")
+    _add_image_options(p)
+    p.add_argument("--version", action="version", version=f"divepy {__version__}")
+    return p
+
+
+def _status(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_analysis(args: argparse.Namespace, ref: str) -> int:
+    from dive_py.sources.resolve import resolve
+
+    ci_mode = args.ci or _ci_env()
+    source = resolve(ref, args.source, args.platform)
+    if not ci_mode and not args.json:
+        from dive_py.ui import run_ui
+
+        return run_ui(source)
+
+    rules = None
+    if ci_mode:
+        from dive_py.ci.rules import build_rules, load_ci_config
+
+        overrides = {k: getattr(args, k) for k in ("lowestEfficiency", "highestWastedBytes",
+                                                  "highestUserWastedPercent", "highestReclaimableBytes")}
+        values, origin = load_ci_config(args.ci_config)
+        rules = build_rules(values, origin, overrides)
+        print(f"  Using CI config: {origin}" if origin else "  Using default CI config")
+        print(f"Image Source: {printable(source.describe())}")
+        print(f"Extracting image from {source.kind}... (this can take a while for large images)")
+        print("Analyzing image...", flush=True)
+
+    from dive_py.analysis.analyze import analyze
+
+    image = source.load()
+    for warning in image.warnings:
+        _status(f"warning: {printable(warning)}")
+    analysis = analyze(image)
+
+    if args.json:
+        from dive_py.export.json_export import dumps
+
+        _write(args.json, dumps(analysis))
+    if rules is None:
+        return EXIT_OK
+
+    from dive_py.ci.report import junit_xml, markdown, print_report
+    from dive_py.ci.rules import Status, evaluate_all
+
+    results = evaluate_all(rules, analysis)
+    print_report(analysis, results)
+    if args.junit:
+        _write(args.junit, junit_xml(analysis, results))
+    if args.markdown:
+        _write(args.markdown, markdown(analysis, results))
+    return EXIT_RULES_FAILED if any(r.status == Status.FAIL for r in results) else EXIT_OK
+
+
+def _write(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        with open(target, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def cmd_demo(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="divepy demo", description="Open divepy on a built-in demo image (no daemon needed).")
+    _add_image_options(p)
+    p.add_argument("--print-path", action="store_true", help="only print where the demo archive is")
+    args = p.parse_args(argv)
+    from dive_py.demo import demo_archive
+
+    path = demo_archive()
+    if args.print_path:
+        print(path)
+        return EXIT_OK
+    return run_analysis(args, f"docker-archive://{path}")
+
+
+def cmd_analyze(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    return run_analysis(args, args.image)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    handler = COMMANDS.get(argv[0]) if argv else None
+    try:
+        if handler is not None:
+            return handler(argv[1:])
+        return cmd_analyze(argv)
+    except DivePyError as exc:
+        if debug:
+            raise
+        print(f"divepy: {printable(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

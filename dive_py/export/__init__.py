@@ -1,0 +1,1 @@
+"""Machine-readable output: dive's JSON schema (plus divepy's extra keys)."""

@@ -1,0 +1,1 @@
+"""Pure data: file records, layer trees, diffs, images. No I/O here."""

@@ -1,0 +1,1 @@
+"""Everything that turns a reference into an Image: daemons, archives, layouts."""

@@ -1,0 +1,307 @@
+"""Image archives: `docker save` (legacy and Docker 25+ OCI-inside), kaniko tarballs,
+OCI archives and OCI layout directories.
+
+What is inside is sniffed, whatever the file is called: `manifest.json` means a docker-save
+style archive, `index.json` an OCI layout. A tar stream (a file or the daemon's save stream)
+is read once, front to back: JSON members are kept, every other blob is read as a layer as
+it passes, and the manifest decides at the end which of them make the image.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform as _platform
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from dive_py.errors import ArchiveError
+from dive_py.model.fileinfo import FileInfo, normalise_path
+from dive_py.sources.layer_tar import Prefixed, read_layer
+
+JSON_LIMIT = 64 << 20  # a config or manifest larger than this is not one
+
+LayerData = tuple[tuple[FileInfo, ...], int]
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class ImageParts:
+    """What an archive says the image is, before the layers are modelled."""
+
+    config: dict[str, Any]
+    layer_paths: list[str]
+    layers: list[LayerData]
+    tags: list[str]
+
+
+class _Blobs:
+    """Named members of an archive or layout: JSON documents and parsed layers."""
+
+    def json(self, path: str) -> Any:
+        raise NotImplementedError
+
+    def layer(self, path: str) -> LayerData:
+        raise NotImplementedError
+
+    def has(self, path: str) -> bool:
+        raise NotImplementedError
+
+
+def _parse_json(data: bytes, where: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArchiveError(f"{where}: not valid JSON ({exc})") from None
+
+
+class StreamedTar(_Blobs):
+    """A tar read once as a stream: JSON members kept, every other regular member read as a layer."""
+
+    def __init__(self, stream: BinaryIO, where: str, progress: Progress | None = None):
+        self.where = where
+        self._json: dict[str, bytes] = {}
+        self._layers: dict[str, LayerData | ArchiveError] = {}
+        self._links: dict[str, str] = {}
+        self._read(stream, progress)
+
+    def _read(self, stream: BinaryIO, progress: Progress | None) -> None:
+        try:
+            with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:
+                for member in tar:
+                    tar.members.clear()
+                    name = normalise_path(member.name)
+                    if member.issym() or member.islnk():
+                        target = member.linkname
+                        if member.issym():
+                            target = os.path.join(os.path.dirname(name), target)
+                        self._links[name] = normalise_path(target)
+                    elif member.isreg():
+                        self._read_member(tar, member, name, progress)
+        except ArchiveError:
+            raise
+        except tarfile.ReadError as exc:
+            raise ArchiveError(f"{self.where}: not a valid image archive ({exc})") from None
+        except EOFError:
+            raise ArchiveError(f"{self.where}: archive is truncated") from None
+        except OSError as exc:
+            raise ArchiveError(f"{self.where}: cannot read archive ({exc})") from None
+
+    def _read_member(self, tar: tarfile.TarFile, member: tarfile.TarInfo, name: str,
+                     progress: Progress | None) -> None:
+        fileobj = tar.extractfile(member)
+        assert fileobj is not None
+        head = fileobj.read(1)
+        if (head in (b"{", b"[") or name.endswith(".json")) and member.size <= JSON_LIMIT:
+            data = head + fileobj.read()
+            if len(data) != member.size:
+                raise ArchiveError(f"{self.where}: {name} is truncated")
+            try:
+                json.loads(data)
+                self._json[name] = data
+                return
+            except (ValueError, UnicodeDecodeError):
+                fileobj = io.BytesIO(data)  # type: ignore[assignment]
+                head = b""
+        if name.endswith(("/VERSION", "/json")) or name in ("repositories", "oci-layout"):
+            return
+        stream = io.BufferedReader(Prefixed(head, fileobj)) if head else fileobj
+        report = (lambda n: progress(name, n)) if progress is not None else None
+        try:
+            self._layers[name] = read_layer(stream, f"{self.where}: layer {name}", report)  # type: ignore[arg-type]
+        except ArchiveError as exc:
+            self._layers[name] = exc  # raised only if the manifest uses this blob
+
+    def _resolve(self, path: str) -> str:
+        path = normalise_path(path)
+        for _ in range(40):
+            if path not in self._links:
+                return path
+            path = self._links[path]
+        raise ArchiveError(f"{self.where}: symlink loop at {path}")
+
+    def has(self, path: str) -> bool:
+        path = self._resolve(path)
+        return path in self._json or path in self._layers
+
+    def json(self, path: str) -> Any:
+        real = self._resolve(path)
+        if real not in self._json:
+            if real in self._layers:
+                raise ArchiveError(f"{self.where}: {path} is not JSON")
+            raise ArchiveError(f"{self.where}: {path} is missing from the archive")
+        return _parse_json(self._json[real], f"{self.where}: {path}")
+
+    def layer(self, path: str) -> LayerData:
+        real = self._resolve(path)
+        found = self._layers.get(real)
+        if found is None:
+            if real in self._json:
+                raise ArchiveError(f"{self.where}: layer {path} is JSON, not a layer tar")
+            raise ArchiveError(f"{self.where}: layer {path} is missing from the archive")
+        if isinstance(found, ArchiveError):
+            raise found
+        return found
+
+
+class LayoutDir(_Blobs):
+    """An OCI image layout (or an unpacked docker save) in a directory: blobs read on demand."""
+
+    def __init__(self, root: str, progress: Progress | None = None):
+        self.root = root
+        self.where = root
+        self._progress = progress
+
+    def _path(self, path: str) -> str:
+        clean = normalise_path(path)
+        full = os.path.realpath(os.path.join(self.root, clean))
+        if not full.startswith(os.path.realpath(self.root) + os.sep):
+            raise ArchiveError(f"{self.where}: {path} points outside the layout")
+        return full
+
+    def has(self, path: str) -> bool:
+        return os.path.isfile(self._path(path))
+
+    def json(self, path: str) -> Any:
+        full = self._path(path)
+        try:
+            with open(full, "rb") as fh:
+                data = fh.read(JSON_LIMIT + 1)
+        except OSError as exc:
+            raise ArchiveError(f"{self.where}: cannot read {path} ({exc.strerror})") from None
+        return _parse_json(data, f"{self.where}: {path}")
+
+    def layer(self, path: str) -> LayerData:
+        full = self._path(path)
+        report = (lambda n: self._progress(path, n)) if self._progress is not None else None
+        try:
+            with open(full, "rb") as fh:
+                return read_layer(fh, f"{self.where}: layer {path}", report)
+        except OSError as exc:
+            raise ArchiveError(f"{self.where}: cannot read layer {path} ({exc.strerror})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# From blobs to image parts
+
+
+def _expect(value: Any, kind: type, where: str, what: str) -> Any:
+    if not isinstance(value, kind):
+        raise ArchiveError(f"{where}: {what} has the wrong shape (expected {kind.__name__})")
+    return value
+
+
+def host_platform() -> tuple[str, str]:
+    machine = _platform.machine().lower()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(machine, machine)
+    return "linux", arch
+
+
+def _blob_path(descriptor: Any, where: str) -> str:
+    descriptor = _expect(descriptor, dict, where, "descriptor")
+    digest = descriptor.get("digest")
+    if not isinstance(digest, str) or ":" not in digest:
+        raise ArchiveError(f"{where}: descriptor without a valid digest")
+    alg, _, hexpart = digest.partition(":")
+    return f"blobs/{alg}/{hexpart}"
+
+
+def _pick_manifest(blobs: _Blobs, index: Any, where: str, platform: str | None) -> dict[str, Any]:
+    """Walk index -> (nested index ->) manifest, choosing the platform asked or this machine's."""
+    want_os, want_arch = host_platform()
+    want_variant = None
+    if platform:
+        parts = platform.split("/")
+        want_os, want_arch = parts[0], parts[1] if len(parts) > 1 else want_arch
+        want_variant = parts[2] if len(parts) > 2 else None
+    for _depth in range(8):
+        manifests = _expect(index.get("manifests"), list, where, "index manifests")
+        if not manifests:
+            raise ArchiveError(f"{where}: index lists no manifests")
+        candidates = []
+        for desc in manifests:
+            desc = _expect(desc, dict, where, "index entry")
+            plat = desc.get("platform")
+            annotations = desc.get("annotations") or {}
+            if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+                continue
+            if isinstance(plat, dict) and plat.get("os") == "unknown":
+                continue
+            candidates.append(desc)
+        chosen = None
+        with_platform = [d for d in candidates if isinstance(d.get("platform"), dict)]
+        if with_platform and (platform or len(with_platform) > 1):
+            for desc in with_platform:
+                plat = desc["platform"]
+                if plat.get("os") == want_os and plat.get("architecture") == want_arch and (
+                        want_variant is None or plat.get("variant") == want_variant):
+                    chosen = desc
+                    break
+            if chosen is None:
+                available = ", ".join(sorted({
+                    "/".join(x for x in (d["platform"].get("os"), d["platform"].get("architecture"),
+                                         d["platform"].get("variant")) if x)
+                    for d in with_platform}))
+                raise ArchiveError(f"{where}: no image for platform {want_os}/{want_arch}"
+                                   f"{'/' + want_variant if want_variant else ''} (available: {available})")
+        else:
+            chosen = (candidates or manifests)[0]
+        doc = blobs.json(_blob_path(chosen, where))
+        doc = _expect(doc, dict, where, "manifest")
+        if "manifests" in doc:
+            index = doc
+            continue
+        return doc
+    raise ArchiveError(f"{where}: indexes nested too deep")
+
+
+def image_parts(blobs: _Blobs, where: str, platform: str | None = None) -> ImageParts:
+    """Read the manifest (docker form first, then OCI index) and the layers it lists."""
+    tags: list[str] = []
+    if blobs.has("manifest.json"):
+        manifest = _expect(blobs.json("manifest.json"), list, where, "manifest.json")
+        if not manifest:
+            raise ArchiveError(f"{where}: manifest.json lists no image")
+        entry = _expect(manifest[0], dict, where, "manifest.json entry")
+        config_path = entry.get("Config")
+        layer_paths = entry.get("Layers")
+        if not isinstance(config_path, str) or not isinstance(layer_paths, list) or not all(
+                isinstance(p, str) for p in layer_paths):
+            raise ArchiveError(f"{where}: manifest.json has the wrong shape (needs Config and Layers)")
+        tags = [t for t in entry.get("RepoTags") or [] if isinstance(t, str)]
+    elif blobs.has("index.json"):
+        index = _expect(blobs.json("index.json"), dict, where, "index.json")
+        manifest_doc = _pick_manifest(blobs, index, where, platform)
+        config_path = _blob_path(manifest_doc.get("config"), where)
+        layer_paths = [_blob_path(d, where) for d in _expect(manifest_doc.get("layers"), list, where, "manifest layers")]
+        for desc in index.get("manifests") or []:
+            name = ((desc or {}).get("annotations") or {}).get("io.containerd.image.name")
+            if name:
+                tags.append(name)
+    else:
+        raise ArchiveError(f"{where}: not an image archive (no manifest.json or index.json)")
+    config = _expect(blobs.json(config_path), dict, where, "image config")
+    layers = [blobs.layer(path) for path in layer_paths]
+    return ImageParts(config, list(layer_paths), layers, tags)
+
+
+def read_tar_stream(stream: BinaryIO, where: str, platform: str | None = None,
+                    progress: Progress | None = None) -> ImageParts:
+    return image_parts(StreamedTar(stream, where, progress), where, platform)
+
+
+def read_path(path: str, platform: str | None = None, progress: Progress | None = None) -> ImageParts:
+    """An archive file or a layout directory on disk."""
+    if os.path.isdir(path):
+        return image_parts(LayoutDir(path, progress), path, platform)
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise ArchiveError(f"{path}: cannot open ({exc.strerror})") from None
+    with fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            raise ArchiveError(f"{path}: file is empty, not an image archive")
+        return read_tar_stream(io.BufferedReader(fh, 1 << 20), path, platform, progress)

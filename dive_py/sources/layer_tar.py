@@ -1,0 +1,147 @@
+"""One layer stream (plain tar, gzip or zstd, sniffed by magic bytes) -> FileInfo records.
+
+The stream is read once, front to back; file contents go through xxhash64 and are dropped.
+Memory grows with the number of entries, never with bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zlib
+from collections.abc import Callable
+from typing import BinaryIO
+
+import xxhash
+import zstandard
+
+from dive_py.errors import ArchiveError
+from dive_py.model.fileinfo import DIR, REG, FileInfo, normalise_path
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+EMPTY_HASH = xxhash.xxh64_intdigest(b"")
+CHUNK = 1 << 20
+
+# Python keeps '\0' (old-style regular file) and '7' (contiguous) apart; Go and dive call
+# both regular files.
+_REGULAR_TYPES = {b"\0": REG, b"0": REG, b"7": REG}
+
+
+class Prefixed(io.RawIOBase):
+    """A stream with some already-read bytes put back in front."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO):
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+class _Counting(io.RawIOBase):
+    """Counts the compressed bytes read, for progress reports."""
+
+    def __init__(self, raw: BinaryIO, progress: Callable[[int], None]):
+        self._raw = raw
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        if n:
+            self._progress(n)
+        return n
+
+
+def compression_of(head: bytes) -> str:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
+    """Wrap a blob stream so it reads as an uncompressed tar, whatever its compression."""
+    head = stream.read(4)
+    kind = compression_of(head)
+    raw = io.BufferedReader(Prefixed(head, stream), CHUNK)
+    if kind == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
+    if kind == "zstd":
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)
+        return io.BufferedReader(reader, CHUNK), kind  # type: ignore[arg-type]
+    return raw, kind  # type: ignore[return-value]
+
+
+def _hash(fileobj: BinaryIO) -> int:
+    h = xxhash.xxh64()
+    while chunk := fileobj.read(CHUNK):
+        h.update(chunk)
+    return h.intdigest()
+
+
+def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None
+               ) -> tuple[tuple[FileInfo, ...], int]:
+    """Read every entry of one layer blob. Returns the entries (tar order) and dive's size.
+
+    `where` names the layer in error messages. Any corruption raises ArchiveError: a broken
+    layer is never reported as an empty one.
+    """
+    if progress is not None:
+        stream = io.BufferedReader(_Counting(stream, progress), CHUNK)  # type: ignore[assignment]
+    entries: list[FileInfo] = []
+    size = 0
+    kind = "layer"
+    try:
+        plain, kind = decompressed(stream)
+        with tarfile.open(fileobj=plain, mode="r|", errorlevel=2) as tar:
+            while True:
+                member = tar.next()
+                if member is None:
+                    break
+                tar.members.clear()  # stream mode: do not keep every header in memory
+                path = normalise_path(member.name)
+                if not path:
+                    continue
+                type_flag = _REGULAR_TYPES.get(member.type) or member.type.decode("latin-1")
+                if type_flag == DIR:
+                    digest = 0
+                elif member.isreg():
+                    fileobj = tar.extractfile(member)
+                    digest = _hash(fileobj) if fileobj is not None else EMPTY_HASH
+                else:
+                    digest = EMPTY_HASH
+                entries.append(FileInfo(path, type_flag, member.size, member.mode, member.uid,
+                                        member.gid, member.linkname, digest))
+                size += member.size
+    except ArchiveError:
+        raise
+    except tarfile.ReadError as exc:
+        if str(exc) == "empty file" and not entries:
+            raise ArchiveError(f"{where}: layer is empty (0 bytes), not a tar") from None
+        raise ArchiveError(f"{where}: not a valid tar ({exc})") from None
+    except (EOFError, zlib.error, zstandard.ZstdError) as exc:
+        detail = str(exc) or "unexpected end of data"
+        raise ArchiveError(f"{where}: truncated or corrupt {kind} data ({detail})") from None
+    except OSError as exc:
+        raise ArchiveError(f"{where}: corrupt layer ({exc})") from None
+    return tuple(entries), size

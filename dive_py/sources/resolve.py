@@ -1,0 +1,52 @@
+"""A reference ("nginx:latest", "docker-archive://x.tar", "./image.tar", --source podman) -> a Source."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dive_py.errors import SourceError, UsageError
+from dive_py.model.image import Image
+from dive_py.sources import archive, daemon
+from dive_py.sources.archive import Progress
+from dive_py.sources.assemble import image_from_parts
+
+ENGINES = ("docker", "podman")
+FILE_SCHEMES = ("docker-archive", "oci-archive", "oci")
+SOURCES = ENGINES + FILE_SCHEMES
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # one of SOURCES
+    ref: str  # image reference for engines, a path for files
+    platform: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.kind}://{self.ref}"
+
+    def load(self, progress: Progress | None = None) -> Image:
+        if self.kind in ENGINES:
+            return daemon.load(self.ref, self.kind, progress, self.platform)
+        if not os.path.exists(self.ref):
+            raise SourceError(f"{self.ref}: no such file or directory")
+        parts = archive.read_path(self.ref, self.platform, progress)
+        return image_from_parts(parts, os.path.basename(os.path.normpath(self.ref)), self.kind)
+
+
+def resolve(ref: str, source: str | None = None, platform: str | None = None) -> Source:
+    """Pick the source: an explicit --source, a scheme prefix, an existing path, else Docker."""
+    if not ref:
+        raise UsageError("no image given")
+    scheme, sep, rest = ref.partition("://")
+    if sep:
+        if scheme not in SOURCES:
+            raise UsageError(f"unknown source {scheme!r} in {ref!r} (use one of: {', '.join(SOURCES)})")
+        return Source(scheme, rest, platform)
+    if source:
+        if source not in SOURCES:
+            raise UsageError(f"unknown --source {source!r} (use one of: {', '.join(SOURCES)})")
+        return Source(source, ref, platform)
+    if os.path.exists(ref) and (os.path.isfile(ref) or os.path.isdir(ref)):
+        return Source("oci" if os.path.isdir(ref) else "docker-archive", ref, platform)
+    return Source("docker", ref, platform)
