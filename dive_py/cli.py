@@ -57,6 +57,8 @@ def run_analysis(args: argparse.Namespace, ref: str) -> int:
     ci_mode = args.ci or _ci_env()
     source = resolve(ref, args.source, args.platform)
     if not ci_mode and not args.json:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("not a terminal: the explorer needs one (use --ci or --json for output)")
         from dive_py.ui import run_ui
 
         return run_ui(source)
