@@ -1,0 +1,402 @@
+"""The divepy explorer: layers on the left, the file tree of the selected layer on the right.
+
+The app starts at once; the image is read and analysed in a thread worker, which reports
+with messages (`BytesRead`, `ImageLoaded`, `AnalysisReady`, `LoadFailed`).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
+
+from dive_py.analysis.analyze import Analysis, analyze
+from dive_py.errors import DivePyError, printable
+from dive_py.ui.help import HelpScreen, shared_cursor_section
+from dive_py.ui.viewstate import DIFF_TYPES, CompareMode, ExplorerState, SortMode, format_size
+from dive_py.ui.widgets import (
+    FileTreeView,
+    LayerList,
+    image_details,
+    image_name,
+    layer_details,
+    tree_header,
+)
+
+LAYER_HEADER = f" {'#':>3} {'Size':>9}  Command"
+
+
+class BytesRead(Message):
+    """The loader has read `total` bytes of the image so far (`blob` is being read)."""
+
+    def __init__(self, total: int, blob: str):
+        super().__init__()
+        self.total = total
+        self.blob = blob
+
+
+class ImageLoaded(Message):
+    """The image is read; the analysis is running."""
+
+    def __init__(self, total: int, layers: int):
+        super().__init__()
+        self.total = total
+        self.layers = layers
+
+
+class AnalysisReady(Message):
+    """The image is read and analysed."""
+
+    def __init__(self, analysis: Analysis):
+        super().__init__()
+        self.analysis = analysis
+
+
+class LoadFailed(Message):
+    """The image could not be read or analysed; `error` is one line for the user."""
+
+    def __init__(self, error: str):
+        super().__init__()
+        self.error = error
+
+
+class _LoadCancelled(Exception):
+    pass
+
+
+class FilterInput(Input):
+    """The filter line: a regex matched (searched) against each full path, applied live."""
+
+    BINDINGS = [
+        Binding("escape", "close_filter", "Clear and close filter", id="filter.close"),
+    ]
+
+    class Closed(Message):
+        """The user closed the filter (escape)."""
+
+    def action_close_filter(self) -> None:
+        self.post_message(self.Closed())
+
+
+class DiveApp(App[int]):
+    """dive's two-column explorer."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "divepy"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    BINDINGS = [
+        Binding("tab,shift+tab", "switch_pane", "Switch pane", priority=True, id="app.switch-pane",
+                tooltip="Switch between the layers and the file tree"),
+        Binding("ctrl+f,slash", "open_filter", "Filter", key_display="^f /", id="app.filter",
+                tooltip="Filter the file tree: a regex searched in each full path, applied as you type"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help",
+                tooltip="This help"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit-ctrl-c",
+                tooltip="Quit"),
+    ]
+
+    FILTER_BINDINGS = [
+        Binding("enter", "", "Keep the filter and go back to the tree", key_display="enter"),
+        Binding("escape", "", "Clear the filter and close it", key_display="esc"),
+    ]
+
+    def __init__(self, source, *, keymap: dict[str, str] | None = None,
+                 progress_interval: float = 0.1):
+        """`source` has `describe()` and `load(progress)` (a Source); `keymap` maps binding
+        ids (e.g. "tree.toggle-added") to comma-separated keys."""
+        super().__init__()
+        self.source = source
+        self.initial_keymap = dict(keymap or {})
+        self.progress_interval = progress_interval
+        self.analysis: Analysis | None = None
+        self.explorer: ExplorerState | None = None
+        self.load_error: str | None = None
+        self._status = "starting"
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        with Container(id="main"):
+            with Vertical(id="left"):
+                with Vertical(id="layers-pane", classes="pane"):
+                    yield Static(Text(LAYER_HEADER), id="layers-head", classes="colhead")
+                    yield LayerList(id="layers")
+                with VerticalScroll(id="layer-details-pane", classes="pane", can_focus=False):
+                    yield Static(id="layer-details")
+                with VerticalScroll(id="image-details-pane", classes="pane", can_focus=False):
+                    yield Static(id="image-details")
+            with Vertical(id="tree-pane", classes="pane"):
+                yield Static(Text(tree_header(True)), id="tree-head", classes="colhead")
+                yield Static(id="message")
+                yield FileTreeView(id="tree")
+                with Horizontal(id="filter-bar"):
+                    yield Static(Text("Filter "), id="filter-label")
+                    yield FilterInput(placeholder="regex, searched in each full path", compact=True,
+                                      id="filter", select_on_focus=False)
+                yield Static(id="filter-error")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        if self.initial_keymap:
+            self.set_keymap(self.initial_keymap)
+        self.query_one("#layers-pane").border_title = "Layers"
+        self.query_one("#layer-details-pane").border_title = "Layer details"
+        self.query_one("#image-details-pane").border_title = "Image details"
+        self.query_one("#filter-bar").display = False
+        self.query_one("#filter-error").display = False
+        self.query_one(LayerList).focus()
+        self._update_title()
+        self._update_tree_titles()
+        self._show_message(Text(f"Loading {printable(self.source.describe())} …"))
+        self._load()
+
+    # ------------------------------------------------------------------ loading
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load(self) -> None:
+        worker = get_current_worker()
+        total = 0
+        last = 0.0
+
+        def progress(blob: str, nbytes: int) -> None:
+            nonlocal total, last
+            if worker.is_cancelled:
+                raise _LoadCancelled
+            total += nbytes
+            now = time.monotonic()
+            if now - last >= self.progress_interval:
+                last = now
+                self.post_message(BytesRead(total, blob))
+
+        try:
+            image = self.source.load(progress)
+            if worker.is_cancelled:
+                return
+            self.post_message(ImageLoaded(total, len(image.layers)))
+            analysis = analyze(image)
+        except _LoadCancelled:
+            return
+        except DivePyError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        except Exception as exc:  # a bug: still show it, the user can quit normally
+            self.post_message(LoadFailed(f"internal error: {type(exc).__name__}: {exc}"))
+            return
+        if not worker.is_cancelled:
+            self.post_message(AnalysisReady(analysis))
+
+    @on(BytesRead)
+    def _bytes_read(self, message: BytesRead) -> None:
+        if self.analysis is None and self.load_error is None:
+            blob = printable(message.blob)
+            if len(blob) > 28:
+                blob = "…" + blob[-27:]
+            text = Text(f"Reading {printable(self.source.describe())} … {format_size(message.total)} read")
+            text.append(f"  {blob}", style="dim")
+            self._show_message(text)
+
+    @on(ImageLoaded)
+    def _image_loaded(self, message: ImageLoaded) -> None:
+        if self.load_error is None:
+            self._show_message(Text(
+                f"Read {format_size(message.total)} in {message.layers} layers; analysing …"))
+
+    @on(LoadFailed)
+    def _load_failed(self, message: LoadFailed) -> None:
+        self.load_error = message.error
+        text = Text("Error: ", style="bold")
+        text.append(printable(message.error).replace("\n", " "))
+        self._show_message(text, error=True)
+        self._update_title()
+
+    @on(AnalysisReady)
+    def _analysis_ready(self, message: AnalysisReady) -> None:
+        analysis = message.analysis
+        # The trees are large and long-lived: keep them out of every later GC pass.
+        gc.freeze()
+        self.analysis = analysis
+        image = analysis.image
+        for warning in image.warnings:
+            self.notify(printable(warning), title="warning", severity="warning", timeout=10,
+                        markup=False)
+        self.query_one("#image-details", Static).update(image_details(analysis))
+        if not image.layers:
+            self._show_message(Text("This image has no layers."), error=True)
+            self._update_title()
+            return
+        self._hide_message()
+        self.explorer = ExplorerState(analysis.trees)
+        self.explorer.start()
+        layers = self.query_one(LayerList)
+        layers.set_layers(image.layers)
+        layers.set_mode(self.explorer.mode)
+        self._update_layer_details()
+        self._update_title()
+        self.query_one(FileTreeView).set_state(self.explorer.tree)
+
+    # ------------------------------------------------------------------ reacting
+    @on(LayerList.LayerHighlighted)
+    def _layer_highlighted(self, message: LayerList.LayerHighlighted) -> None:
+        if self.explorer is None:
+            return
+        if self.explorer.select_layer(message.index):
+            self.query_one(FileTreeView).recompute()
+        self._update_layer_details()
+        self._update_title()
+
+    @on(LayerList.CompareModeRequested)
+    def _compare_mode_requested(self, message: LayerList.CompareModeRequested) -> None:
+        if self.explorer is None:
+            return
+        if self.explorer.set_mode(message.mode):
+            self.query_one(LayerList).set_mode(message.mode)
+            self.query_one(FileTreeView).recompute()
+        self._update_title()
+
+    @on(FileTreeView.ViewChanged)
+    def _tree_changed(self) -> None:
+        self._update_tree_titles()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        tree = self.query_one(FileTreeView)
+        ok = tree.set_filter(event.value)
+        field = self.query_one("#filter", FilterInput)
+        error = self.query_one("#filter-error", Static)
+        field.set_class(not ok, "-invalid")
+        if ok:
+            error.display = False
+        else:
+            error.update(Text(tree.state.filter_error or "invalid regex"))
+            error.display = True
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one(FileTreeView).focus()
+
+    @on(FilterInput.Closed)
+    def _filter_closed(self) -> None:
+        field = self.query_one("#filter", FilterInput)
+        field.value = ""
+        self.query_one(FileTreeView).set_filter("")
+        field.remove_class("-invalid")
+        self.query_one("#filter-bar").display = False
+        self.query_one("#filter-error").display = False
+        self.query_one(FileTreeView).focus()
+
+    # ------------------------------------------------------------------ actions
+    def action_switch_pane(self) -> None:
+        if len(self.screen_stack) > 1:
+            return
+        layers = self.query_one(LayerList)
+        if self.focused is layers:
+            self.query_one(FileTreeView).focus()
+        else:
+            layers.focus()
+
+    def action_open_filter(self) -> None:
+        if len(self.screen_stack) > 1 or self.explorer is None:
+            return
+        self.query_one("#filter-bar").display = True
+        self.query_one("#filter", FilterInput).focus()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        moving, layer_keys, tree_keys = shared_cursor_section(
+            self, "Moving (layers and file tree)", LayerList.BINDINGS, FileTreeView.BINDINGS)
+        self.push_screen(HelpScreen([
+            ("Everywhere", self.BINDINGS),
+            moving,
+            ("Layers pane", layer_keys),
+            ("File tree pane", tree_keys),
+            ("Filter line", self.FILTER_BINDINGS),
+            ("Mouse", [Binding("click", "", "Select a layer; select a row, open or close a directory",
+                               key_display="click"),
+                       Binding("wheel", "", "Scroll", key_display="wheel")]),
+        ]))
+
+    # ------------------------------------------------------------------ drawing
+    def _show_message(self, text: Text, error: bool = False) -> None:
+        message = self.query_one("#message", Static)
+        text.no_wrap = not error
+        text.overflow = "ellipsis"
+        message.update(text)
+        message.set_class(error, "-error")
+        message.display = True
+
+    def _hide_message(self) -> None:
+        self.query_one("#message", Static).display = False
+
+    def _update_title(self) -> None:
+        title = Text(" divepy ", style="bold")
+        if self.analysis is not None:
+            title.append(" " + image_name(self.analysis.image) + " ", style="bold")
+        else:
+            title.append(" " + printable(self.source.describe()) + " ")
+        explorer = self.explorer
+        if explorer is not None:
+            i = explorer.layer
+            title.append(f"  layer #{i}  ", style="bold")
+            if i == 0:
+                what = "the base layer: all of it is new"
+            elif explorer.mode is CompareMode.LAYER:
+                what = f"layer compare: what layer #{i} changed"
+            else:
+                what = f"aggregated compare: every change of layers #1–#{i}"
+            title.append(what, style="italic")
+        elif self.load_error is not None:
+            title.append("  could not be loaded", style="italic")
+        self.query_one("#title", Static).update(title)
+        layers_pane = self.query_one("#layers-pane")
+        if explorer is not None:
+            layers_pane.border_subtitle = Text(
+                f"{explorer.mode.value} compare · {len(explorer.trees)} layers")
+
+    def _update_layer_details(self) -> None:
+        if self.analysis is None or self.explorer is None:
+            return
+        image = self.analysis.image
+        layer = image.layers[self.explorer.layer]
+        self.query_one("#layer-details", Static).update(layer_details(image, layer))
+
+    def _update_tree_titles(self) -> None:
+        tree = self.query_one(FileTreeView)
+        pane = self.query_one("#tree-pane")
+        mode = self.explorer.mode if self.explorer is not None else CompareMode.LAYER
+        pane.border_title = ("Current layer contents" if mode is CompareMode.LAYER
+                             else "Aggregated layer contents")
+        self.query_one("#tree-head", Static).update(Text(tree_header(tree.show_attributes)))
+        if self.explorer is None:
+            pane.border_subtitle = ""
+            return
+        state = tree.state
+        parts = [f"{len(state.rows):,} rows"]
+        hidden = [d.name.lower() for d in DIFF_TYPES if d in state.options.hidden]
+        if hidden:
+            parts.append("hiding " + ", ".join(hidden))
+        if state.options.sort is not SortMode.NAME:
+            parts.append(f"sort: {state.options.sort.value}")
+        if state.options.filter is not None:
+            parts.append("filter: " + printable(state.options.filter.pattern))
+        if tree.pending:
+            parts.append("computing…")
+        pane.border_subtitle = Text(" · ".join(parts))
+
+
+def run(source, keymap: dict[str, str] | None = None) -> int:
+    """Run the explorer on a Source until the user quits."""
+    app = DiveApp(source, keymap=keymap)
+    app.run()
+    return app.return_code or 0
+
