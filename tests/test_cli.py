@@ -188,3 +188,14 @@ def test_unknown_source_is_usage_error():
 @pytest.mark.engine
 def test_image_not_found_in_daemon(docker_client):
     _assert_clean_failure(run_divepy("divepy-test/does-not-exist:never", "--ci"), "not found")
+
+
+def test_ci_path_never_imports_textual(tmp_path):
+    """Only dive_py/ui imports Textual; CI mode stays lean and starts fast."""
+    import sys
+
+    code = ("import sys; from dive_py.cli import main; rc = main([%r, '--ci', '--json', %r]); "
+            "print('textual' in sys.modules, 'rich' in sys.modules)") % (ARCHIVE, str(tmp_path / "o.json"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert proc.stdout.strip().splitlines()[-1] == "False False", proc.stdout + proc.stderr

@@ -77,9 +77,26 @@ def test_daemon_and_every_archive_form_agree(engine_image, saved_archive, tmp_pa
     skopeo("copy", f"docker-archive:{saved_archive}", f"oci:{oci_dir}")
     for ref in (f"oci-archive://{oci_gzip}", f"oci-archive://{oci_zstd}", f"oci://{oci_dir}", str(oci_dir)):
         assert fingerprint(analyze(resolve(ref).load())) == expected, ref
-    # the zstd form really is zstd: our sniffing, not the file name, picked the codec
-    blobs = list((oci_dir / "blobs" / "sha256").iterdir())
-    assert blobs
+    docker25 = docker25_archive(oci_dir, tmp_path / "docker25.tar")
+    assert fingerprint(analyze(resolve(docker25).load())) == expected
+
+
+def docker25_archive(layout, target) -> str:
+    """Docker 25+ `docker save`: an OCI layout plus a manifest.json that points into blobs/."""
+    import json
+    import tarfile
+
+    index = json.loads((layout / "index.json").read_text())
+    manifest_path = layout / "blobs" / "sha256" / index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads(manifest_path.read_text())
+    docker_manifest = [{"Config": "blobs/sha256/" + manifest["config"]["digest"].split(":")[1],
+                        "RepoTags": ["divepy-test/docker25:latest"],
+                        "Layers": ["blobs/sha256/" + d["digest"].split(":")[1] for d in manifest["layers"]]}]
+    (layout / "manifest.json").write_text(json.dumps(docker_manifest))
+    with tarfile.open(target, "w") as tar:
+        for name in ("blobs", "oci-layout", "index.json", "manifest.json"):
+            tar.add(layout / name, arcname=name)
+    return str(target)
 
 
 def test_engine_image_model(engine_image):
