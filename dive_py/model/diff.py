@@ -8,8 +8,8 @@ Layer 0 compares against the empty tree, so everything in it is Added.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from dive_py.model.filetree import Node
 
@@ -25,9 +25,11 @@ class DiffType(IntEnum):
         return " MAR"[self]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One row of a compared directory: the child under its name, on either side."""
+class Entry(NamedTuple):
+    """One row of a compared directory: the child under its name, on either side.
+
+    A NamedTuple: flattening a big tree builds hundreds of thousands of these.
+    """
 
     name: str
     lower: Node | None
