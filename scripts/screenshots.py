@@ -13,7 +13,6 @@ import asyncio
 import os
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -21,22 +20,9 @@ sys.path.insert(0, ROOT)
 from dive_py.demo import demo_archive  # noqa: E402
 from dive_py.sources.resolve import Source  # noqa: E402
 from dive_py.ui.app import DiveApp  # noqa: E402
+from dive_py.ui.pilot import settle  # noqa: E402
 from dive_py.ui.viewstate import find_row  # noqa: E402
 from dive_py.ui.widgets import FileTreeView  # noqa: E402
-
-
-async def settle(pilot, timeout: float = 30.0) -> None:
-    app = pilot.app
-    deadline = time.monotonic() + timeout
-    while True:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        loaded = app.explorer is not None or app.load_error is not None
-        if loaded and not app.query_one(FileTreeView).pending:
-            return
-        if time.monotonic() > deadline:
-            raise SystemExit("screenshots: the UI did not settle")
 
 
 async def press(pilot, *keys: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from rich.text import Text
@@ -14,6 +13,7 @@ from dive_py.model.diff import DiffType
 from dive_py.sources.resolve import Source
 from dive_py.ui.app import DiveApp
 from dive_py.ui.help import HelpScreen
+from dive_py.ui.pilot import settle
 from dive_py.ui.viewstate import CompareMode, SortMode, row_size
 from dive_py.ui.widgets import FileTreeView, LayerList
 
@@ -34,21 +34,6 @@ def run(app: DiveApp, scenario, size=SIZE):
             await scenario(pilot)
 
     asyncio.run(main())
-
-
-async def settle(pilot, timeout: float = 20.0) -> None:
-    """Wait until the image is loaded (or failed) and no tree worker is pending."""
-    app = pilot.app
-    deadline = time.monotonic() + timeout
-    while True:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        tree = app.query_one(FileTreeView)
-        if (app.explorer is not None or app.load_error is not None) and not tree.pending:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("the UI did not settle")
 
 
 async def press(pilot, *keys: str) -> None:

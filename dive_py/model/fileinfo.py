@@ -105,10 +105,6 @@ class FileInfo:
         return first + "".join(chars)
 
 
-def is_whiteout_name(name: str) -> bool:
-    return name.startswith(WHITEOUT_PREFIX)
-
-
 def normalise_path(raw: str) -> str:
     """Clean a tar member name the way Go's path.Clean does, relative to the image root.
 

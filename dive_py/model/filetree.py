@@ -17,7 +17,7 @@ dive drops opaque markers and keeps a replaced directory's children; we do neith
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from dive_py.model.fileinfo import (
     META_PREFIX,
@@ -70,17 +70,6 @@ class Node:
             self._total = total
         return self._total
 
-    def count(self) -> int:
-        """Number of nodes below this one."""
-        n = 0
-        stack = [self]
-        while stack:
-            node = stack.pop()
-            if node.children:
-                n += len(node.children)
-                stack.extend(node.children.values())
-        return n
-
     def get(self, path: str) -> Node | None:
         node: Node | None = self
         if not path:
@@ -90,18 +79,6 @@ class Node:
                 return None
             node = node.children.get(part)
         return node
-
-    def walk(self, prefix: str = "") -> Iterator[tuple[str, Node]]:
-        """Every node below this one as (path, node), parents before children, sorted by name."""
-        stack: list[tuple[str, Node]] = [(prefix, self)]
-        while stack:
-            path, node = stack.pop()
-            if node is not self:
-                yield path, node
-            if node.children:
-                base = path + "/" if path else ""
-                for name in sorted(node.children, reverse=True):
-                    stack.append((base + name, node.children[name]))
 
 
 def empty_root() -> Node:

@@ -6,6 +6,7 @@ Memory grows with the number of entries, never with bytes.
 
 from __future__ import annotations
 
+import gzip
 import io
 import tarfile
 import zlib
@@ -83,8 +84,6 @@ def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
     kind = compression_of(head)
     raw = io.BufferedReader(Prefixed(head, stream), CHUNK)
     if kind == "gzip":
-        import gzip
-
         return gzip.GzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
     if kind == "zstd":
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)

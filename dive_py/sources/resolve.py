@@ -47,6 +47,6 @@ def resolve(ref: str, source: str | None = None, platform: str | None = None) ->
         if source not in SOURCES:
             raise UsageError(f"unknown --source {source!r} (use one of: {', '.join(SOURCES)})")
         return Source(source, ref, platform)
-    if os.path.exists(ref) and (os.path.isfile(ref) or os.path.isdir(ref)):
+    if os.path.isfile(ref) or os.path.isdir(ref):
         return Source("oci" if os.path.isdir(ref) else "docker-archive", ref, platform)
     return Source("docker", ref, platform)
