@@ -11,19 +11,30 @@ import os
 import sys
 from collections.abc import Callable
 
+import importlib
+
 from dive_py import __version__
+from dive_py.commands.common import (
+    EXIT_IMAGE,
+    EXIT_OK,
+    EXIT_RULES_FAILED,
+    EXIT_USAGE,
+    add_source_options,
+    status,
+    write_output,
+)
 from dive_py.errors import DivePyError, UsageError, printable
 
-EXIT_OK, EXIT_RULES_FAILED, EXIT_USAGE, EXIT_IMAGE = 0, 1, 2, 3
+__all__ = ["EXIT_IMAGE", "EXIT_OK", "EXIT_RULES_FAILED", "EXIT_USAGE", "main", "run_analysis"]
 
 
 def _ci_env() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-def _add_image_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", help="docker (default), podman, docker-archive, oci-archive, oci")
-    p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    """The options of `divepy IMAGE` (dive's), shared by the commands that end in the explorer."""
+    add_source_options(p)
     p.add_argument("--ci", action="store_true", help="skip the UI and validate against CI rules (same as CI=true)")
     p.add_argument("--ci-config", metavar="FILE", help="YAML rules file (default: .dive-ci if present)")
     p.add_argument("-j", "--json", metavar="FILE", help="write dive's JSON analysis to FILE ('-' for stdout)")
@@ -32,7 +43,6 @@ def _add_image_options(p: argparse.ArgumentParser) -> None:
     for key in ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestReclaimableBytes"):
         p.add_argument(f"--{key}", dest=key, metavar="VALUE", help=f"CI rule threshold for {key} ('disabled' to skip)")
     p.add_argument("-i", "--ignore-errors", action="store_true", help="accepted for dive compatibility")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,13 +52,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="sub-commands: divepy demo [options]  (a built-in demo image, no daemon needed)",
     )
     p.add_argument("image", help="image reference, docker-archive://FILE, oci-archive://FILE, oci://DIR or a path")
-    _add_image_options(p)
+    add_analysis_options(p)
     p.add_argument("--version", action="version", version=f"divepy {__version__}")
     return p
-
-
-def _status(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def run_analysis(args: argparse.Namespace, ref: str) -> int:
@@ -80,13 +86,13 @@ def run_analysis(args: argparse.Namespace, ref: str) -> int:
 
     image = source.load()
     for warning in image.warnings:
-        _status(f"warning: {printable(warning)}")
+        status(f"warning: {printable(warning)}")
     analysis = analyze(image)
 
     if args.json:
         from dive_py.export.json_export import dumps
 
-        _write(args.json, dumps(analysis))
+        write_output(args.json, dumps(analysis))
     if rules is None:
         return EXIT_OK
 
@@ -96,27 +102,15 @@ def run_analysis(args: argparse.Namespace, ref: str) -> int:
     results = evaluate_all(rules, analysis)
     print_report(analysis, results)
     if args.junit:
-        _write(args.junit, junit_xml(analysis, results))
+        write_output(args.junit, junit_xml(analysis, results))
     if args.markdown:
-        _write(args.markdown, markdown(analysis, results))
+        write_output(args.markdown, markdown(analysis, results))
     return EXIT_RULES_FAILED if any(r.status == Status.FAIL for r in results) else EXIT_OK
-
-
-def _write(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    try:
-        with open(target, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
 
 
 def cmd_demo(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="divepy demo", description="Open divepy on a built-in demo image (no daemon needed).")
-    _add_image_options(p)
+    add_analysis_options(p)
     p.add_argument("--print-path", action="store_true", help="only print where the demo archive is")
     args = p.parse_args(argv)
     from dive_py.demo import demo_archive
@@ -133,13 +127,23 @@ def cmd_analyze(argv: list[str]) -> int:
     return run_analysis(args, args.image)
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"demo": cmd_demo}
+# Sub-commands by name: a function here, or "module" under dive_py.commands with a main(argv).
+COMMANDS: dict[str, Callable[[list[str]], int] | str] = {
+    "demo": cmd_demo,
+}
+
+
+def _handler(name: str) -> Callable[[list[str]], int] | None:
+    target = COMMANDS.get(name)
+    if isinstance(target, str):
+        return importlib.import_module(f"dive_py.commands.{target}").main
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    handler = COMMANDS.get(argv[0]) if argv else None
+    handler = _handler(argv[0]) if argv else None
     try:
         if handler is not None:
             return handler(argv[1:])

@@ -1,0 +1,51 @@
+"""What the sub-commands share: the image options, loading an image, writing an output file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dive_py.errors import UsageError, printable
+
+EXIT_OK, EXIT_RULES_FAILED, EXIT_USAGE, EXIT_IMAGE = 0, 1, 2, 3
+
+
+def add_source_options(p: argparse.ArgumentParser) -> None:
+    """Where an image comes from: every command that reads an image takes these."""
+    p.add_argument("--source", help="docker (default), podman, docker-archive, oci-archive, oci")
+    p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def status(text: str) -> None:
+    """A progress or warning line for the user: stderr, so stdout stays machine-readable."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def load_image(args: argparse.Namespace, ref: str):
+    """Resolve and read an image, printing its warnings; raises DivePyError on failure."""
+    from dive_py.sources.resolve import resolve
+
+    image = resolve(ref, getattr(args, "source", None), getattr(args, "platform", None)).load()
+    for warning in image.warnings:
+        status(f"warning: {printable(warning)}")
+    return image
+
+
+def load_analysis(args: argparse.Namespace, ref: str):
+    from dive_py.analysis.analyze import analyze
+
+    return analyze(load_image(args, ref))
+
+
+def write_output(target: str, text: str) -> None:
+    """Write a report to a file the user named, or to stdout for '-'."""
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        with open(target, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
