@@ -61,7 +61,7 @@ def run_analysis(args: argparse.Namespace, ref: str) -> int:
     from dive_py.sources.resolve import resolve
 
     ci_mode = args.ci or _ci_env()
-    source = resolve(ref, args.source, args.platform)
+    source = resolve(ref, args.source, args.platform, args.cache)
     if not ci_mode and not args.json:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError("not a terminal: the explorer needs one (use --ci or --json for output)")

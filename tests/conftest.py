@@ -22,6 +22,20 @@ import pytest
 BUSYBOX_IMAGE = "divepy-test/busybox:latest"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """divepy's layer cache ($XDG_CACHE_HOME/divepy) lives in the session's temp dir, for the
+    in-process loads and the `python -m dive_py` runs alike: never in the user's home."""
+    path = str(tmp_path_factory.mktemp("xdg-cache"))
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = path
+    yield path
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 def _env(name: str) -> str:
     value = os.environ.get(name)
     if not value:

@@ -14,6 +14,8 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     """Where an image comes from: every command that reads an image takes these."""
     p.add_argument("--source", help="docker (default), podman, docker-archive, oci-archive, oci")
     p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+    p.add_argument("--no-cache", dest="cache", action="store_false",
+                   help="neither read nor fill the layer cache ($XDG_CACHE_HOME/divepy)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -26,7 +28,8 @@ def load_image(args: argparse.Namespace, ref: str):
     """Resolve and read an image, printing its warnings; raises DivePyError on failure."""
     from dive_py.sources.resolve import resolve
 
-    image = resolve(ref, getattr(args, "source", None), getattr(args, "platform", None)).load()
+    image = resolve(ref, getattr(args, "source", None), getattr(args, "platform", None),
+                    getattr(args, "cache", True)).load()
     for warning in image.warnings:
         status(f"warning: {printable(warning)}")
     return image

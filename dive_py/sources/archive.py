@@ -9,12 +9,14 @@ it passes, and the manifest decides at the end which of them make the image.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import platform as _platform
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -41,6 +43,8 @@ class ImageParts:
 class _Blobs:
     """Named members of an archive or layout: JSON documents and parsed layers."""
 
+    lazy = True  # layers are read when asked for (False: all were read in one pass)
+
     def json(self, path: str) -> Any:
         raise NotImplementedError
 
@@ -49,6 +53,14 @@ class _Blobs:
 
     def has(self, path: str) -> bool:
         raise NotImplementedError
+
+    def raw(self, path: str) -> bytes:
+        """A JSON member's exact bytes (an image ID is the sha256 of the config's bytes)."""
+        raise NotImplementedError
+
+    def diff_id(self, path: str) -> str | None:
+        """The diff ID computed while reading the layer at `path`, if it was hashed."""
+        return None
 
 
 def _parse_json(data: bytes, where: str) -> Any:
@@ -61,16 +73,23 @@ def _parse_json(data: bytes, where: str) -> Any:
 class StreamedTar(_Blobs):
     """A tar read once as a stream: JSON members kept, every other regular member read as a layer."""
 
-    def __init__(self, stream: BinaryIO, where: str, progress: Progress | None = None):
+    MODE = "r|"
+    lazy = False
+
+    def __init__(self, stream: BinaryIO, where: str, progress: Progress | None = None,
+                 hash_layers: bool = False):
+        """`hash_layers`: compute each layer's diff ID while reading it (see `diff_id`)."""
         self.where = where
         self._json: dict[str, bytes] = {}
         self._layers: dict[str, LayerData | ArchiveError] = {}
         self._links: dict[str, str] = {}
+        self._diff_ids: dict[str, str] = {}
+        self._hash_layers = hash_layers
         self._read(stream, progress)
 
     def _read(self, stream: BinaryIO, progress: Progress | None) -> None:
         try:
-            with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:
+            with tarfile.open(fileobj=stream, mode=self.MODE, errorlevel=2) as tar:
                 for member in tar:
                     tar.members.clear()
                     name = normalise_path(member.name)
@@ -109,11 +128,26 @@ class StreamedTar(_Blobs):
         if name.endswith(("/VERSION", "/json")) or name in ("repositories", "oci-layout"):
             return
         stream = io.BufferedReader(Prefixed(head, fileobj)) if head else fileobj
+        self._take_layer(tar, member, name, stream, progress)  # type: ignore[arg-type]
+
+    def _take_layer(self, tar: tarfile.TarFile, member: tarfile.TarInfo, name: str,
+                    stream: BinaryIO, progress: Progress | None) -> None:
+        """A blob that is not JSON: read it as a layer now, as it passes."""
+        self._layers[name] = self._parse(name, stream, progress)
+
+    def _parse(self, name: str, stream: BinaryIO, progress: Progress | None) -> LayerData | ArchiveError:
         report = (lambda n: progress(name, n)) if progress is not None else None
+        hasher = hashlib.sha256() if self._hash_layers else None
         try:
-            self._layers[name] = read_layer(stream, f"{self.where}: layer {name}", report)  # type: ignore[arg-type]
+            found = read_layer(stream, f"{self.where}: layer {name}", report, hasher)
         except ArchiveError as exc:
-            self._layers[name] = exc  # raised only if the manifest uses this blob
+            return exc  # raised only if the manifest uses this blob
+        if hasher is not None:
+            self._diff_ids[name] = "sha256:" + hasher.hexdigest()
+        return found
+
+    def diff_id(self, path: str) -> str | None:
+        return self._diff_ids.get(self._resolve(path))
 
     def _resolve(self, path: str) -> str:
         path = normalise_path(path)
@@ -127,13 +161,16 @@ class StreamedTar(_Blobs):
         path = self._resolve(path)
         return path in self._json or path in self._layers
 
-    def json(self, path: str) -> Any:
+    def raw(self, path: str) -> bytes:
         real = self._resolve(path)
         if real not in self._json:
             if real in self._layers:
                 raise ArchiveError(f"{self.where}: {path} is not JSON")
             raise ArchiveError(f"{self.where}: {path} is missing from the archive")
-        return _parse_json(self._json[real], f"{self.where}: {path}")
+        return self._json[real]
+
+    def json(self, path: str) -> Any:
+        return _parse_json(self.raw(path), f"{self.where}: {path}")
 
     def layer(self, path: str) -> LayerData:
         real = self._resolve(path)
@@ -147,13 +184,68 @@ class StreamedTar(_Blobs):
         return found
 
 
+class _Slice(io.RawIOBase):
+    """`size` bytes of a file from `offset`: one member of a tar on disk."""
+
+    def __init__(self, fh: BinaryIO, offset: int, size: int):
+        self._fh = fh
+        self._pos = offset
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        self._fh.seek(self._pos)
+        data = self._fh.read(min(len(buffer), self._left))
+        n = len(data)
+        buffer[:n] = data
+        self._pos += n
+        self._left -= n
+        return n
+
+
+class IndexedTar(StreamedTar):
+    """An archive file on disk: the headers are read (seeking past the data), JSON members
+    kept, and a layer is read only when asked for, so cached layers are never read at all."""
+
+    MODE = "r:"
+    lazy = True
+
+    def __init__(self, fh: BinaryIO, where: str, progress: Progress | None = None,
+                 hash_layers: bool = False):
+        self._fh = fh
+        self._progress = progress
+        self._members: dict[str, tuple[int, int]] = {}
+        super().__init__(fh, where, progress, hash_layers)
+
+    def _take_layer(self, tar: tarfile.TarFile, member: tarfile.TarInfo, name: str,
+                    stream: BinaryIO, progress: Progress | None) -> None:
+        self._members[name] = (member.offset_data, member.size)
+
+    def has(self, path: str) -> bool:
+        return super().has(path) or self._resolve(path) in self._members
+
+    def layer(self, path: str) -> LayerData:
+        real = self._resolve(path)
+        if real not in self._layers and real in self._members:
+            offset, size = self._members[real]
+            stream = io.BufferedReader(_Slice(self._fh, offset, size), 1 << 20)
+            self._layers[real] = self._parse(real, stream, self._progress)  # type: ignore[arg-type]
+        return super().layer(path)
+
+
 class LayoutDir(_Blobs):
     """An OCI image layout (or an unpacked docker save) in a directory: blobs read on demand."""
 
-    def __init__(self, root: str, progress: Progress | None = None):
+    def __init__(self, root: str, progress: Progress | None = None, hash_layers: bool = False):
         self.root = root
         self.where = root
         self._progress = progress
+        self._hash_layers = hash_layers
+        self._diff_ids: dict[str, str] = {}
 
     def _path(self, path: str) -> str:
         clean = normalise_path(path)
@@ -165,23 +257,32 @@ class LayoutDir(_Blobs):
     def has(self, path: str) -> bool:
         return os.path.isfile(self._path(path))
 
-    def json(self, path: str) -> Any:
+    def raw(self, path: str) -> bytes:
         full = self._path(path)
         try:
             with open(full, "rb") as fh:
-                data = fh.read(JSON_LIMIT + 1)
+                return fh.read(JSON_LIMIT + 1)
         except OSError as exc:
             raise ArchiveError(f"{self.where}: cannot read {path} ({exc.strerror})") from None
-        return _parse_json(data, f"{self.where}: {path}")
+
+    def json(self, path: str) -> Any:
+        return _parse_json(self.raw(path), f"{self.where}: {path}")
 
     def layer(self, path: str) -> LayerData:
         full = self._path(path)
         report = (lambda n: self._progress(path, n)) if self._progress is not None else None
+        hasher = hashlib.sha256() if self._hash_layers else None
         try:
             with open(full, "rb") as fh:
-                return read_layer(fh, f"{self.where}: layer {path}", report)
+                found = read_layer(fh, f"{self.where}: layer {path}", report, hasher)
         except OSError as exc:
             raise ArchiveError(f"{self.where}: cannot read layer {path} ({exc.strerror})") from None
+        if hasher is not None:
+            self._diff_ids[normalise_path(path)] = "sha256:" + hasher.hexdigest()
+        return found
+
+    def diff_id(self, path: str) -> str | None:
+        return self._diff_ids.get(normalise_path(path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,8 +359,29 @@ def _pick_manifest(blobs: _Blobs, index: Any, where: str, platform: str | None) 
     raise ArchiveError(f"{where}: indexes nested too deep")
 
 
+@dataclass
+class ImagePlan:
+    """What the manifest and config say, before any layer is read."""
+
+    config: dict[str, Any]
+    config_path: str
+    layer_paths: list[str]
+    tags: list[str]
+
+    def diff_ids(self) -> list[str]:
+        rootfs = self.config.get("rootfs") if isinstance(self.config.get("rootfs"), dict) else {}
+        return [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)]
+
+
 def image_parts(blobs: _Blobs, where: str, platform: str | None = None) -> ImageParts:
-    """Read the manifest (docker form first, then OCI index) and the layers it lists."""
+    """Read the manifest, the config and the layers it lists."""
+    plan = image_plan(blobs, where, platform)
+    layers = [blobs.layer(path) for path in plan.layer_paths]
+    return ImageParts(plan.config, plan.layer_paths, layers, plan.tags)
+
+
+def image_plan(blobs: _Blobs, where: str, platform: str | None = None) -> ImagePlan:
+    """Read the manifest (docker form first, then OCI index) and the config it names."""
     tags: list[str] = []
     if blobs.has("manifest.json"):
         manifest = _expect(blobs.json("manifest.json"), list, where, "manifest.json")
@@ -284,8 +406,7 @@ def image_parts(blobs: _Blobs, where: str, platform: str | None = None) -> Image
     else:
         raise ArchiveError(f"{where}: not an image archive (no manifest.json or index.json)")
     config = _expect(blobs.json(config_path), dict, where, "image config")
-    layers = [blobs.layer(path) for path in layer_paths]
-    return ImageParts(config, list(layer_paths), layers, tags)
+    return ImagePlan(config, config_path, list(layer_paths), tags)
 
 
 def read_tar_stream(stream: BinaryIO, where: str, platform: str | None = None,
@@ -293,10 +414,14 @@ def read_tar_stream(stream: BinaryIO, where: str, platform: str | None = None,
     return image_parts(StreamedTar(stream, where, progress), where, platform)
 
 
-def read_path(path: str, platform: str | None = None, progress: Progress | None = None) -> ImageParts:
-    """An archive file or a layout directory on disk."""
+@contextmanager
+def open_blobs(path: str, progress: Progress | None = None, hash_layers: bool = False
+               ) -> Iterator[_Blobs]:
+    """The members of an archive file or a layout directory on disk, open while in use.
+    A file is indexed, not read: its layers are read when asked for."""
     if os.path.isdir(path):
-        return image_parts(LayoutDir(path, progress), path, platform)
+        yield LayoutDir(path, progress, hash_layers)
+        return
     try:
         fh = open(path, "rb")
     except OSError as exc:
@@ -304,4 +429,13 @@ def read_path(path: str, platform: str | None = None, progress: Progress | None 
     with fh:
         if os.fstat(fh.fileno()).st_size == 0:
             raise ArchiveError(f"{path}: file is empty, not an image archive")
-        return read_tar_stream(io.BufferedReader(fh, 1 << 20), path, platform, progress)
+        if fh.seekable():
+            yield IndexedTar(fh, path, progress, hash_layers)
+        else:  # a pipe or a device: one pass, front to back
+            yield StreamedTar(io.BufferedReader(fh, 1 << 20), path, progress, hash_layers)
+
+
+def read_path(path: str, platform: str | None = None, progress: Progress | None = None) -> ImageParts:
+    """An archive file or a layout directory on disk."""
+    with open_blobs(path, progress) as blobs:
+        return image_parts(blobs, path, platform)

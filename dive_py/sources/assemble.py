@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dive_py.model.image import Image, Layer, pair_history, parse_history
-from dive_py.sources.archive import ImageParts
+from dive_py.sources.archive import ImageParts, ImagePlan, LayerData
+
+# A layer not read yet: no entries, size unknown (the explorer shows the list before the contents)
+PENDING: LayerData = ((), 0)
 
 
 def _blob_id(path: str) -> str:
@@ -13,22 +18,28 @@ def _blob_id(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def image_from_parts(parts: ImageParts, name: str, source: str, image_id: str = "") -> Image:
-    config = parts.config
+def image_from_plan(plan: ImagePlan, layers: Sequence[LayerData], name: str, source: str,
+                    image_id: str = "") -> Image:
+    """The image the plan describes, with `layers[i]` as layer i's entries and size."""
+    config = plan.config
     history = parse_history(config)
-    rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
-    diff_ids = [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)]
+    diff_ids = plan.diff_ids()
     warnings = []
-    count = len(parts.layers)
+    count = len(layers)
     if diff_ids and len(diff_ids) != count:
         warnings.append(f"{name}: config lists {len(diff_ids)} layers, manifest {count}")
     with_layer = sum(1 for step in history if not step.empty_layer)
     if history and with_layer != count:
         warnings.append(f"{name}: history has {with_layer} steps with a layer, the image {count} layers")
     steps = pair_history(history, count)
-    layers = tuple(
+    built = tuple(
         Layer(index=i, digest=diff_ids[i] if i < len(diff_ids) else "",
               blob_id=_blob_id(path), history=steps[i], entries=entries, size=size)
-        for i, (path, (entries, size)) in enumerate(zip(parts.layer_paths, parts.layers)))
-    return Image(name=name, source=source, layers=layers, config=config, history=history,
-                 tags=tuple(parts.tags), image_id=image_id, warnings=tuple(warnings))
+        for i, (path, (entries, size)) in enumerate(zip(plan.layer_paths, layers)))
+    return Image(name=name, source=source, layers=built, config=config, history=history,
+                 tags=tuple(plan.tags), image_id=image_id, warnings=tuple(warnings))
+
+
+def image_from_parts(parts: ImageParts, name: str, source: str, image_id: str = "") -> Image:
+    plan = ImagePlan(parts.config, "", parts.layer_paths, parts.tags)
+    return image_from_plan(plan, parts.layers, name, source, image_id)

@@ -6,6 +6,7 @@ The image's `docker save` stream is parsed as it arrives: nothing is written to 
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import replace
 from collections.abc import Iterator
@@ -13,8 +14,10 @@ from typing import Any
 
 from dive_py.errors import ArchiveError, SourceError
 from dive_py.model.image import Image
-from dive_py.sources.archive import Progress, read_tar_stream
-from dive_py.sources.assemble import image_from_parts
+from dive_py.sources.archive import ImagePlan, Progress, StreamedTar, image_plan
+from dive_py.sources.assemble import image_from_plan
+from dive_py.sources.layercache import LayerCache
+from dive_py.sources.loader import OnLayer, OnOutline, load_layers
 
 SAVE_CHUNK = 4 << 20
 
@@ -108,20 +111,86 @@ def get_image(client: Any, ref: str, engine: str) -> Any:
         raise SourceError(f"{engine} refused to inspect {ref!r}: {exc.explanation or exc}") from None
 
 
+def _outline(client: Any, image: Any, ref: str, engine: str) -> Image:
+    """The layer list from `inspect` and the history endpoint alone, before any layer is read.
+
+    The history endpoint does not say which steps made a layer; a step with a size did, and
+    when that count disagrees with the layers, steps marked `#(nop)` (other than ADD/COPY) made
+    none. Commands and sizes here are a preview: the loaded image replaces them.
+    """
+    diff_ids = [d for d in (image.attrs.get("RootFS") or {}).get("Layers") or [] if isinstance(d, str)]
+    try:
+        rows = list(reversed(client.api.history(image.id)))
+    except Exception:  # the outline is a courtesy; the real load reports real errors
+        rows = []
+    def step(row: dict, empty: bool) -> dict:
+        return {"created_by": str(row.get("CreatedBy") or ""), "comment": str(row.get("Comment") or ""),
+                "empty_layer": empty}
+    sized = [not (row.get("Size") or 0) for row in rows]
+    nop = [("#(nop)" in str(row.get("CreatedBy") or "")
+            and not any(k in str(row.get("CreatedBy") or "") for k in (" ADD ", " COPY "))) for row in rows]
+    empties = next((e for e in (sized, nop) if e.count(False) == len(diff_ids)), sized)
+    history = [step(row, empty) for row, empty in zip(rows, empties)]
+    sizes = [int(row.get("Size") or 0) for row, empty in zip(rows, empties) if not empty]
+    sizes += [0] * (len(diff_ids) - len(sizes))
+    plan = ImagePlan({"history": history, "rootfs": {"diff_ids": diff_ids}}, "", list(diff_ids),
+                     list(image.tags))
+    return image_from_plan(plan, [((), size) for size in sizes[:len(diff_ids)]], ref, engine, image.id)
+
+
+def _from_cache(image: Any, ref: str, engine: str, cache: LayerCache,
+                on_layer: OnLayer | None) -> Image | None:
+    """The whole image from the cache when its config and every layer are there: no export."""
+    raw = cache.get_config(image.id)
+    if raw is None:
+        return None
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    plan = ImagePlan(config, "", [], list(image.tags))
+    diff_ids = plan.diff_ids()
+    if not diff_ids or not all(cache.has_layer(d) for d in diff_ids):
+        return None
+    layers = []
+    for i, diff_id in enumerate(diff_ids):
+        data = cache.get_layer(diff_id)
+        if data is None:  # went bad since has_layer: fall back to the export
+            return None
+        layers.append(data)
+        if on_layer is not None:
+            on_layer(i, data)
+    plan.layer_paths = list(diff_ids)
+    return image_from_plan(plan, layers, ref, engine, image.id)
+
+
 def load(ref: str, engine: str = "docker", progress: Progress | None = None,
-         platform: str | None = None) -> Image:
+         platform: str | None = None, cache: LayerCache | None = None,
+         on_outline: OnOutline | None = None, on_layer: OnLayer | None = None) -> Image:
     from docker.errors import APIError
 
     client = connect(engine)
     image = get_image(client, ref, engine)
     where = f"{engine}:{ref}"
+    if on_outline is not None:
+        on_outline(_outline(client, image, ref, engine))
+    if cache is not None:
+        cached = _from_cache(image, ref, engine, cache, on_layer)
+        if cached is not None:
+            return cached
     try:
         chunks = image.save(chunk_size=SAVE_CHUNK, named=False)
         stream = io.BufferedReader(ChunkStream(iter(chunks), where), SAVE_CHUNK)
-        parts = read_tar_stream(stream, where, platform, progress)
+        blobs = StreamedTar(stream, where, progress, hash_layers=cache is not None)
+        plan = image_plan(blobs, where, platform)
+        layers = load_layers(blobs, plan, cache, on_layer)
+        if cache is not None:
+            cache.put_config(blobs.raw(plan.config_path))
     except APIError as exc:
         raise SourceError(f"{where}: engine refused to export the image ({exc.explanation or exc})") from None
     except ArchiveError as exc:
         raise SourceError(f"{where}: the engine's export is unreadable: {exc}") from None
-    tags = tuple(image.tags) or tuple(parts.tags)
-    return replace(image_from_parts(parts, ref, engine, image.id), tags=tags)
+    tags = list(image.tags) or plan.tags
+    return image_from_plan(replace(plan, tags=tags), layers, ref, engine, image.id)

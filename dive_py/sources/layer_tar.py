@@ -91,6 +91,24 @@ def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
     return raw, kind  # type: ignore[return-value]
 
 
+class _Hashing(io.RawIOBase):
+    """Feeds every byte read through to a hashlib object (the layer's diff ID)."""
+
+    def __init__(self, raw: BinaryIO, hasher):
+        self._raw = raw
+        self._hasher = hasher
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self._hasher.update(data)
+        return n
+
+
 def _hash(fileobj: BinaryIO) -> int:
     h = xxhash.xxh64()
     while chunk := fileobj.read(CHUNK):
@@ -98,12 +116,13 @@ def _hash(fileobj: BinaryIO) -> int:
     return h.intdigest()
 
 
-def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None
-               ) -> tuple[tuple[FileInfo, ...], int]:
+def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None,
+               hasher=None) -> tuple[tuple[FileInfo, ...], int]:
     """Read every entry of one layer blob. Returns the entries (tar order) and dive's size.
 
     `where` names the layer in error messages. Any corruption raises ArchiveError: a broken
-    layer is never reported as an empty one.
+    layer is never reported as an empty one. A `hasher` (hashlib object) is fed the whole
+    uncompressed tar, padding included, so its digest is the layer's diff ID.
     """
     if progress is not None:
         stream = io.BufferedReader(_Counting(stream, progress), CHUNK)  # type: ignore[assignment]
@@ -112,6 +131,8 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     kind = "layer"
     try:
         plain, kind = decompressed(stream)
+        if hasher is not None:
+            plain = io.BufferedReader(_Hashing(plain, hasher), CHUNK)  # type: ignore[assignment]
         with tarfile.open(fileobj=plain, mode="r|", errorlevel=2) as tar:
             while True:
                 member = tar.next()
@@ -132,6 +153,9 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
                 entries.append(FileInfo(path, type_flag, member.size, member.mode, member.uid,
                                         member.gid, member.linkname, digest))
                 size += member.size
+        if hasher is not None:
+            while plain.read(CHUNK):  # the end-of-archive padding is part of the diff ID
+                pass
     except ArchiveError:
         raise
     except tarfile.ReadError as exc:

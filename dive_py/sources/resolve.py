@@ -9,7 +9,8 @@ from dive_py.errors import SourceError, UsageError
 from dive_py.model.image import Image
 from dive_py.sources import archive, daemon
 from dive_py.sources.archive import Progress
-from dive_py.sources.assemble import image_from_parts
+from dive_py.sources.layercache import LayerCache
+from dive_py.sources.loader import OnLayer, OnOutline, load_image
 
 ENGINES = ("docker", "podman")
 FILE_SCHEMES = ("docker-archive", "oci-archive", "oci")
@@ -21,20 +22,26 @@ class Source:
     kind: str  # one of SOURCES
     ref: str  # image reference for engines, a path for files
     platform: str | None = None
+    cache: bool = True  # read and fill the layer cache (--no-cache: False)
 
     def describe(self) -> str:
         return f"{self.kind}://{self.ref}"
 
-    def load(self, progress: Progress | None = None) -> Image:
+    def load(self, progress: Progress | None = None, on_outline: OnOutline | None = None,
+             on_layer: OnLayer | None = None) -> Image:
+        """Read the image. `on_outline` gets the layer list before any layer is read,
+        `on_layer(index, (entries, size))` each layer as it is read (see sources.loader)."""
+        cache = LayerCache() if self.cache else None
         if self.kind in ENGINES:
-            return daemon.load(self.ref, self.kind, progress, self.platform)
+            return daemon.load(self.ref, self.kind, progress, self.platform, cache, on_outline, on_layer)
         if not os.path.exists(self.ref):
             raise SourceError(f"{self.ref}: no such file or directory")
-        parts = archive.read_path(self.ref, self.platform, progress)
-        return image_from_parts(parts, os.path.basename(os.path.normpath(self.ref)), self.kind)
+        name = os.path.basename(os.path.normpath(self.ref))
+        with archive.open_blobs(self.ref, progress, hash_layers=cache is not None) as blobs:
+            return load_image(blobs, self.ref, name, self.kind, self.platform, cache, on_outline, on_layer)
 
 
-def resolve(ref: str, source: str | None = None, platform: str | None = None) -> Source:
+def resolve(ref: str, source: str | None = None, platform: str | None = None, cache: bool = True) -> Source:
     """Pick the source: an explicit --source, a scheme prefix, an existing path, else Docker."""
     if not ref:
         raise UsageError("no image given")
@@ -42,11 +49,11 @@ def resolve(ref: str, source: str | None = None, platform: str | None = None) ->
     if sep:
         if scheme not in SOURCES:
             raise UsageError(f"unknown source {scheme!r} in {ref!r} (use one of: {', '.join(SOURCES)})")
-        return Source(scheme, rest, platform)
+        return Source(scheme, rest, platform, cache)
     if source:
         if source not in SOURCES:
             raise UsageError(f"unknown --source {source!r} (use one of: {', '.join(SOURCES)})")
-        return Source(source, ref, platform)
+        return Source(source, ref, platform, cache)
     if os.path.isfile(ref) or os.path.isdir(ref):
-        return Source("oci" if os.path.isdir(ref) else "docker-archive", ref, platform)
-    return Source("docker", ref, platform)
+        return Source("oci" if os.path.isdir(ref) else "docker-archive", ref, platform, cache)
+    return Source("docker", ref, platform, cache)

@@ -1,0 +1,192 @@
+"""A cache of parsed layers, keyed by diff ID, and of image configs, keyed by image ID.
+
+A layer's diff ID is the sha256 of its uncompressed tar, so an entry can never stand for another
+layer: divepy stores a layer only under the digest it computed itself while reading the bytes
+(a config that lies about its diff IDs cannot poison the cache). A config is stored under its
+own sha256, which is the image ID for Docker and podman; it is checked again on every read.
+
+Layout: $XDG_CACHE_HOME/divepy/v1/layers/<hex> and .../configs/<hex>. A layer entry is
+a header (magic, format version, Python's marshal version, xxh64 of the payload) and a
+zstd-compressed marshal of the entry columns (paths, types, sizes, modes, uids, gids, links,
+digests). Columns compress well (paths share prefixes) and load in one call. marshal is not
+made for untrusted bytes; the checksum rejects torn or edited files, and the cache directory
+is the user's own. Anything that does not check out is ignored, deleted and rebuilt.
+
+The cache is bounded ($DIVEPY_CACHE_SIZE bytes, default 1 GiB): after each write the least
+recently used entries (by mtime, refreshed on every hit) go first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import struct
+import tempfile
+
+import xxhash
+import zstandard
+
+from dive_py.model.fileinfo import FileInfo
+
+FORMAT = 1
+MAGIC = b"DIVEPYL\0"
+_HEADER = struct.Struct("<8sHHQ")  # magic, format, marshal version, xxh64 of the payload
+DEFAULT_LIMIT = 1 << 30
+_HEX = frozenset("0123456789abcdef")
+
+LayerData = tuple[tuple[FileInfo, ...], int]
+
+
+def default_root() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "divepy")
+
+
+def _limit() -> int:
+    try:
+        return int(os.environ.get("DIVEPY_CACHE_SIZE", DEFAULT_LIMIT))
+    except ValueError:
+        return DEFAULT_LIMIT
+
+
+def _hex_of(digest: str) -> str | None:
+    """'sha256:<64 hex>' -> '<64 hex>'; anything else has no cache entry."""
+    alg, _, hexpart = digest.partition(":")
+    if alg != "sha256" or len(hexpart) != 64 or not set(hexpart) <= _HEX:
+        return None
+    return hexpart
+
+
+def encode(data: LayerData) -> bytes:
+    entries, size = data
+    columns = (size, [e.path for e in entries], [e.type for e in entries], [e.size for e in entries],
+               [e.mode for e in entries], [e.uid for e in entries], [e.gid for e in entries],
+               [e.link for e in entries], [e.digest for e in entries])
+    payload = zstandard.ZstdCompressor(level=3).compress(marshal.dumps(columns))
+    return _HEADER.pack(MAGIC, FORMAT, marshal.version, xxhash.xxh64_intdigest(payload)) + payload
+
+
+def decode(blob: bytes) -> LayerData | None:
+    """The layer an entry holds, or None when it is not a sound entry of this format."""
+    if len(blob) < _HEADER.size:
+        return None
+    magic, fmt, marshal_version, checksum = _HEADER.unpack_from(blob)
+    payload = memoryview(blob)[_HEADER.size:]
+    if magic != MAGIC or fmt != FORMAT or marshal_version != marshal.version:
+        return None
+    if xxhash.xxh64_intdigest(payload) != checksum:
+        return None
+    try:
+        columns = marshal.loads(zstandard.ZstdDecompressor().decompress(payload))
+        size, *cols = columns
+        if not isinstance(size, int) or len(cols) != 8 or len({len(c) for c in cols}) != 1:
+            return None
+        return tuple(map(FileInfo, *cols)), size
+    except (ValueError, TypeError, EOFError, zstandard.ZstdError):
+        return None
+
+
+class LayerCache:
+    """Parsed layers and image configs on disk. Every failure to read or write is a miss."""
+
+    def __init__(self, root: str | None = None, limit: int | None = None):
+        self.root = os.path.join(root or default_root(), f"v{FORMAT}")
+        self.limit = _limit() if limit is None else limit
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, kind: str, digest: str) -> str | None:
+        hexpart = _hex_of(digest)
+        return os.path.join(self.root, kind, hexpart) if hexpart else None
+
+    def _read(self, path: str) -> bytes | None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+            os.utime(path)  # least recently *used*: a hit counts as a use
+            return data
+        except OSError:
+            return None
+
+    def _drop(self, path: str) -> None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def _write(self, kind: str, digest: str, data: bytes) -> None:
+        path = self._path(kind, digest)
+        if path is None:
+            return
+        directory = os.path.dirname(path)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                self._drop(tmp)
+                raise
+        except OSError:
+            return  # a read-only or full disk only costs speed
+        self.evict()
+
+    def get_layer(self, diff_id: str) -> LayerData | None:
+        path = self._path("layers", diff_id)
+        blob = self._read(path) if path else None
+        found = decode(blob) if blob is not None else None
+        if found is None:
+            self.misses += 1
+            if blob is not None and path:
+                self._drop(path)  # corrupt or another format: rebuilt on this read
+            return None
+        self.hits += 1
+        return found
+
+    def put_layer(self, diff_id: str, data: LayerData) -> None:
+        self._write("layers", diff_id, encode(data))
+
+    def has_layer(self, diff_id: str) -> bool:
+        path = self._path("layers", diff_id)
+        return bool(path) and os.path.isfile(path)  # type: ignore[arg-type]
+
+    def get_config(self, image_id: str) -> bytes | None:
+        path = self._path("configs", image_id)
+        data = self._read(path) if path else None
+        if data is None:
+            return None
+        if "sha256:" + hashlib.sha256(data).hexdigest() != image_id:
+            self._drop(path)  # type: ignore[arg-type]
+            return None
+        return data
+
+    def put_config(self, data: bytes) -> str:
+        image_id = "sha256:" + hashlib.sha256(data).hexdigest()
+        self._write("configs", image_id, data)
+        return image_id
+
+    def evict(self) -> None:
+        """Delete least recently used entries until the cache fits its limit."""
+        files = []
+        for kind in ("layers", "configs"):
+            directory = os.path.join(self.root, kind)
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                continue
+            for name in names:
+                path = os.path.join(directory, name)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                files.append((st.st_mtime_ns, st.st_size, path))
+        total = sum(size for _, size, _ in files)
+        for _, size, path in sorted(files):
+            if total <= self.limit:
+                break
+            self._drop(path)
+            total -= size
