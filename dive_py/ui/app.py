@@ -1,13 +1,15 @@
 """The divepy explorer: layers on the left, the file tree of the selected layer on the right.
 
 The app starts at once; the image is read and analysed in a thread worker, which reports
-with messages (`BytesRead`, `ImageLoaded`, `AnalysisReady`, `LoadFailed`).
+with messages (`OutlineReady`, `BytesRead`, `LayerRead`, `ImageLoaded`, `AnalysisReady`,
+`LoadFailed`). The layer list shows from the outline on, before any layer is read.
 """
 
 from __future__ import annotations
 
 import gc
 import time
+from dataclasses import replace
 
 from rich.text import Text
 from textual import on, work
@@ -20,6 +22,7 @@ from textual.worker import get_current_worker
 
 from dive_py.analysis.analyze import Analysis, analyze
 from dive_py.errors import DivePyError, printable
+from dive_py.model.image import Image
 from dive_py.ui.help import HelpScreen, shared_cursor_section
 from dive_py.ui.viewstate import DIFF_TYPES, CompareMode, ExplorerState, SortMode, format_size
 from dive_py.ui.widgets import (
@@ -41,6 +44,23 @@ class BytesRead(Message):
         super().__init__()
         self.total = total
         self.blob = blob
+
+
+class OutlineReady(Message):
+    """The layers are known (commands, sizes where the source says them); none is read yet."""
+
+    def __init__(self, image: Image):
+        super().__init__()
+        self.image = image
+
+
+class LayerRead(Message):
+    """Layer `index` has been read: `entries` and `size` are its own."""
+
+    def __init__(self, index: int, size: int):
+        super().__init__()
+        self.index = index
+        self.size = size
 
 
 class ImageLoaded(Message):
@@ -123,6 +143,9 @@ class DiveApp(App[int]):
         self.explorer: ExplorerState | None = None
         self.load_error: str | None = None
         self._status = "starting"
+        self.outline: Image | None = None  # the layer list before the analysis is ready
+        self._layers_read = 0
+        self._bytes_read = 0
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -178,8 +201,16 @@ class DiveApp(App[int]):
                 last = now
                 self.post_message(BytesRead(total, blob))
 
+        def outline(image: Image) -> None:
+            self.post_message(OutlineReady(image))
+
+        def layer_read(index: int, data) -> None:
+            if worker.is_cancelled:
+                raise _LoadCancelled
+            self.post_message(LayerRead(index, data[1]))
+
         try:
-            image = self.source.load(progress)
+            image = self.source.load(progress, on_outline=outline, on_layer=layer_read)
             if worker.is_cancelled:
                 return
             self.post_message(ImageLoaded(total, len(image.layers)))
@@ -195,15 +226,55 @@ class DiveApp(App[int]):
         if not worker.is_cancelled:
             self.post_message(AnalysisReady(analysis))
 
+    @on(OutlineReady)
+    def _outline_ready(self, message: OutlineReady) -> None:
+        if self.analysis is not None or self.load_error is not None:
+            return
+        self.outline = message.image
+        layers = self.query_one(LayerList)
+        layers.pending = set(range(len(message.image.layers)))
+        layers.set_layers(message.image.layers)
+        self._update_layer_details()
+        self._show_progress()
+
+    @on(LayerRead)
+    def _layer_read(self, message: LayerRead) -> None:
+        layers = self.query_one(LayerList)
+        if self.outline is not None and message.index < len(self.outline.layers):
+            outline_layers = list(self.outline.layers)
+            outline_layers[message.index] = replace(outline_layers[message.index], size=message.size)
+            self.outline = replace(self.outline, layers=tuple(outline_layers))
+            layers.image_layers = self.outline.layers
+        layers.pending.discard(message.index)
+        layers.refresh()
+        if message.index == layers.selected:
+            self._update_layer_details()
+        self._layers_read = max(self._layers_read, message.index + 1)
+        self._show_progress()
+
     @on(BytesRead)
     def _bytes_read(self, message: BytesRead) -> None:
-        if self.analysis is None and self.load_error is None:
-            blob = printable(message.blob)
-            if len(blob) > 28:
-                blob = "…" + blob[-27:]
-            text = Text(f"Reading {printable(self.source.describe())} … {format_size(message.total)} read")
-            text.append(f"  {blob}", style="dim")
-            self._show_message(text)
+        self._bytes_read = message.total
+        self._show_progress(message.blob)
+
+    def _show_progress(self, blob: str = "") -> None:
+        """'Reading … [bar] layer i of n · bytes read' while layers are read."""
+        if self.analysis is not None or self.load_error is not None:
+            return
+        text = Text(f"Reading {printable(self.source.describe())} ")
+        if self.outline is not None and self.outline.layers:
+            count = len(self.outline.layers)
+            done = min(self._layers_read, count)
+            width = 20
+            filled = round(width * done / count)
+            text.append("█" * filled, style="bold")
+            text.append("░" * (width - filled), style="dim")
+            text.append(f" layer {min(done + 1, count)} of {count}")
+        text.append(f" · {format_size(self._bytes_read)} read")
+        if blob:
+            blob = printable(blob)
+            text.append(f"  {'…' + blob[-27:] if len(blob) > 28 else blob}", style="dim")
+        self._show_message(text)
 
     @on(ImageLoaded)
     def _image_loaded(self, message: ImageLoaded) -> None:
@@ -238,7 +309,11 @@ class DiveApp(App[int]):
         self.explorer = ExplorerState(analysis.trees)
         self.explorer.start()
         layers = self.query_one(LayerList)
+        selected = layers.selected if self.outline is not None else 0
+        layers.pending = set()
         layers.set_layers(image.layers)
+        if 0 < selected < len(image.layers):  # where the user went while the layers were read
+            layers.move_cursor(selected)
         layers.set_mode(self.explorer.mode)
         self._update_layer_details()
         self._update_title()
@@ -248,6 +323,7 @@ class DiveApp(App[int]):
     @on(LayerList.LayerHighlighted)
     def _layer_highlighted(self, message: LayerList.LayerHighlighted) -> None:
         if self.explorer is None:
+            self._update_layer_details()
             return
         if self.explorer.select_layer(message.index):
             self.query_one(FileTreeView).recompute()
@@ -364,6 +440,14 @@ class DiveApp(App[int]):
                 f"{explorer.mode.value} compare · {len(explorer.trees)} layers")
 
     def _update_layer_details(self) -> None:
+        if self.explorer is None and self.outline is not None:  # still reading the layers
+            layers = self.query_one(LayerList)
+            if layers.selected < len(self.outline.layers):
+                layer = self.outline.layers[layers.selected]
+                details = (Text(f"Layer #{layer.index}: not read yet") if layers.selected in layers.pending
+                           else layer_details(self.outline, layer))
+                self.query_one("#layer-details", Static).update(details)
+            return
         if self.analysis is None or self.explorer is None:
             return
         image = self.analysis.image

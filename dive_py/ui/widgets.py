@@ -197,6 +197,7 @@ class LayerList(CursorView):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.image_layers: tuple[Layer, ...] = ()
+        self.pending: set[int] = set()  # layers listed but not read yet: their size shows as …
         self.selected = 0
         self.mode = CompareMode.LAYER
 
@@ -236,7 +237,7 @@ class LayerList(CursorView):
         parts = [
             ("▌" if self.in_comparison(index) else " ", compared),
             (f"{index:>3} ", index_style),
-            (f"{format_size(layer.size):>9}  ", size_style),
+            (f"{'…' if index in self.pending and not layer.size else format_size(layer.size):>9}  ", size_style),
             (one_line(layer.command), base),
         ]
         post = self._cursor_style("layers--cursor") if index == self.selected else None
