@@ -1,6 +1,7 @@
 """One layer stream (plain tar, gzip or zstd, sniffed by magic bytes) -> FileInfo records.
 
-The stream is read once, front to back; file contents go through xxhash64 and are dropped.
+The stream is read once, front to back (sources.tarscan); file contents go through xxhash64
+and are dropped.
 Memory grows with the number of entries, never with bytes.
 """
 
@@ -13,15 +14,14 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO
 
-import xxhash
 import zstandard
 
 from dive_py.errors import ArchiveError
-from dive_py.model.fileinfo import DIR, REG, FileInfo, normalise_path
+from dive_py.model.fileinfo import REG, FileInfo, normalise_path
+from dive_py.sources.tarscan import scan
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-EMPTY_HASH = xxhash.xxh64_intdigest(b"")
 CHUNK = 1 << 20
 
 # Python keeps '\0' (old-style regular file) and '7' (contiguous) apart; Go and dive call
@@ -109,13 +109,6 @@ class _Hashing(io.RawIOBase):
         return n
 
 
-def _hash(fileobj: BinaryIO) -> int:
-    h = xxhash.xxh64()
-    while chunk := fileobj.read(CHUNK):
-        h.update(chunk)
-    return h.intdigest()
-
-
 def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None,
                hasher=None) -> tuple[tuple[FileInfo, ...], int]:
     """Read every entry of one layer blob. Returns the entries (tar order) and dive's size.
@@ -133,26 +126,14 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
         plain, kind = decompressed(stream)
         if hasher is not None:
             plain = io.BufferedReader(_Hashing(plain, hasher), CHUNK)  # type: ignore[assignment]
-        with tarfile.open(fileobj=plain, mode="r|", errorlevel=2) as tar:
-            while True:
-                member = tar.next()
-                if member is None:
-                    break
-                tar.members.clear()  # stream mode: do not keep every header in memory
-                path = normalise_path(member.name)
-                if not path:
-                    continue
-                type_flag = _REGULAR_TYPES.get(member.type) or member.type.decode("latin-1")
-                if type_flag == DIR:
-                    digest = 0
-                elif member.isreg():
-                    fileobj = tar.extractfile(member)
-                    digest = _hash(fileobj) if fileobj is not None else EMPTY_HASH
-                else:
-                    digest = EMPTY_HASH
-                entries.append(FileInfo(path, type_flag, member.size, member.mode, member.uid,
-                                        member.gid, member.linkname, digest))
-                size += member.size
+        for member, digest in scan(plain):
+            path = normalise_path(member.name)
+            if not path:
+                continue
+            type_flag = _REGULAR_TYPES.get(member.type) or member.type.decode("latin-1")
+            entries.append(FileInfo(path, type_flag, member.size, member.mode, member.uid,
+                                    member.gid, member.linkname, digest))
+            size += member.size
         if hasher is not None:
             while plain.read(CHUNK):  # the end-of-archive padding is part of the diff ID
                 pass
