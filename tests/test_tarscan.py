@@ -10,6 +10,8 @@ import tarfile
 
 import pytest
 import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dive_py.errors import ArchiveError
 from dive_py.sources.layer_tar import read_layer
@@ -117,3 +119,55 @@ def test_bad_later_header_is_an_error_not_the_end():
     assert len(_reference(bytes(data))) == 2
     with pytest.raises(ArchiveError, match="bad checksum"):
         read_layer(io.BytesIO(bytes(data)), "layer 1")
+
+
+def _one_member_archive(kind: bytes, name: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.type, info.mode, info.uid, info.gid = kind, 0o755, 1000, 1000
+        data = b"content!" if kind in (tarfile.REGTYPE, tarfile.AREGTYPE) else b""
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _outcome(read, data: bytes):
+    try:
+        return read(data)
+    except (tarfile.TarError, ValueError) as exc:
+        return type(exc).__name__
+
+
+@settings(max_examples=400, deadline=None)
+@given(kind=st.sampled_from([b"0", b"\0", b"1", b"2", b"3", b"5", b"6", b"7", b"Z"]),
+       name=st.sampled_from(["f", "dir/", "a" * 99, "p/" * 60 + "leaf", "d\u00e9j\u00e0"]),
+       edits=st.lists(st.tuples(st.integers(0, 511), st.integers(0, 255)), max_size=4),
+       fix_checksum=st.booleans())
+def test_damaged_first_header_reads_as_tarfile_reads_it(kind, name, edits, fix_checksum):
+    """Random bytes in a header, checksum fixed or not: the plain-header fast path and
+    tarfile agree (the same member, or both refuse)."""
+    data = bytearray(_one_member_archive(kind, name))
+    for at, value in edits:
+        data[at] = value
+    if fix_checksum:
+        data[148:156] = b"        "
+        data[148:156] = b"%06o\0 " % (sum(data[:512]) & 0o777777)
+    data = bytes(data)
+    assert _outcome(_first_scanned, data) == _outcome(_first_reference, data)
+
+
+def _fields(m: tarfile.TarInfo) -> tuple:
+    return (m.name, m.type, m.size, m.mode, m.uid, m.gid, m.linkname, m.offset, m.offset_data)
+
+
+def _first_reference(data: bytes):
+    """The first member as tarfile reads it (what follows it is not compared: after the first
+    header tarfile takes a broken header for the end, the scanner refuses it)."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        return _fields(tar.next())
+
+
+def _first_scanned(data: bytes):
+    member, _ = next(scan(io.BufferedReader(io.BytesIO(data))))
+    return _fields(member)

@@ -11,6 +11,7 @@ tarfile takes for the end of the archive), so callers handle them as before.
 
 from __future__ import annotations
 
+import struct
 import tarfile
 import zlib
 from collections.abc import Iterator
@@ -68,6 +69,60 @@ class _Reader:
         return h.intdigest()
 
 
+# Types whose header stands alone (no long name, PAX record or sparse map to read after it)
+_PLAIN_TYPES = frozenset([b"0", b"\0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"])
+_SKIPS_DATA = frozenset([b"0", b"\0", b"7"])  # tarfile skips data only after regular files
+
+
+# name, mode, uid, gid, size, mtime, checksum, type, linkname, (magic, version, uname, gname),
+# devmajor, devminor, prefix
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s72x8s8s155s12x")
+
+
+def _text(field: bytes, reader: _Reader) -> str:
+    return field.split(b"\0", 1)[0].decode(reader.encoding, reader.errors)
+
+
+def _plain_header(buf: bytes, reader: _Reader) -> tarfile.TarInfo | None:
+    """The common header, parsed in a few steps: TarInfo.frombuf + _proc_builtin for the
+    plain types, with octal numbers and the unsigned checksum. None for anything else
+    (base-256 numbers, a NUL inside a number, odd spaces...), which then takes tarfile's own
+    path, errors included. int() fails on everything tarfile's nti would read differently."""
+    if len(buf) != tarfile.BLOCKSIZE or reader.pax_headers:
+        return None
+    (name, mode, uid, gid, size, mtime, checksum, kind, link, devmajor, devminor,
+     prefix) = _HEADER.unpack(buf)
+    if kind not in _PLAIN_TYPES:
+        return None
+    try:
+        if int(checksum.rstrip(b"\0 ") or b"0", 8) != sum(buf) - sum(checksum) + 256:
+            return None
+        numbers = [int(f.rstrip(b"\0 ") or b"0", 8) for f in (mode, uid, gid, size, mtime, devmajor, devminor)]
+    except ValueError:
+        return None
+    path = name.split(b"\0", 1)[0].decode(reader.encoding, reader.errors)
+    if kind == b"\0" and path.endswith("/"):
+        kind = tarfile.DIRTYPE
+    if kind == tarfile.DIRTYPE:
+        path = path.rstrip("/")
+    if prefix[0]:
+        path = _text(prefix, reader) + "/" + path
+        if kind == tarfile.DIRTYPE:
+            path = path.rstrip("/")
+    member = tarfile.TarInfo(path)
+    (member.mode, member.uid, member.gid, member.size, member.mtime, member.devmajor,
+     member.devminor) = numbers
+    member.type = kind
+    member.linkname = _text(link, reader) if link[0] else ""
+    member.offset = reader.pos - tarfile.BLOCKSIZE
+    member.offset_data = reader.pos
+    if kind in _SKIPS_DATA:
+        reader.offset = reader.pos + -(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    else:
+        reader.offset = reader.pos
+    return member
+
+
 def _next_header(reader: _Reader) -> tarfile.TarInfo | None:
     """The next header; None at the end of the archive (a zero block, or the end of the data
     right at a header boundary, as Go's archive/tar accepts too).
@@ -76,8 +131,15 @@ def _next_header(reader: _Reader) -> tarfile.TarInfo | None:
     short or fails its checksum after the first one: a broken layer must not pass for a
     smaller one, so those are errors wherever they are.
     """
+    start = reader.pos
+    buf = reader.read(tarfile.BLOCKSIZE)
     try:
-        return tarfile.TarInfo.fromtarfile(reader)  # type: ignore[arg-type]
+        member = _plain_header(buf, reader)
+        if member is None:  # what TarInfo.fromtarfile does
+            member = tarfile.TarInfo.frombuf(buf, reader.encoding, reader.errors)
+            member.offset = start
+            member = member._proc_member(reader)  # type: ignore[attr-defined]
+        return member
     except tarfile.EOFHeaderError:
         return None
     except tarfile.EmptyHeaderError:
