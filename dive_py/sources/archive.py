@@ -14,6 +14,7 @@ import io
 import json
 import os
 import platform as _platform
+import stat
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -427,7 +428,8 @@ def open_blobs(path: str, progress: Progress | None = None, hash_layers: bool = 
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot open ({exc.strerror})") from None
     with fh:
-        if os.fstat(fh.fileno()).st_size == 0:
+        st = os.fstat(fh.fileno())
+        if stat.S_ISREG(st.st_mode) and st.st_size == 0:
             raise ArchiveError(f"{path}: file is empty, not an image archive")
         if fh.seekable():
             yield IndexedTar(fh, path, progress, hash_layers)

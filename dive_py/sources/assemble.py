@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dive_py.model.image import Image, Layer, pair_history, parse_history
-from dive_py.sources.archive import ImageParts, ImagePlan, LayerData
+from dive_py.sources.archive import ImagePlan, LayerData
 
 # A layer not read yet: no entries, size unknown (the explorer shows the list before the contents)
 PENDING: LayerData = ((), 0)
@@ -39,7 +39,3 @@ def image_from_plan(plan: ImagePlan, layers: Sequence[LayerData], name: str, sou
     return Image(name=name, source=source, layers=built, config=config, history=history,
                  tags=tuple(plan.tags), image_id=image_id, warnings=tuple(warnings))
 
-
-def image_from_parts(parts: ImageParts, name: str, source: str, image_id: str = "") -> Image:
-    plan = ImagePlan(parts.config, "", parts.layer_paths, parts.tags)
-    return image_from_plan(plan, parts.layers, name, source, image_id)
