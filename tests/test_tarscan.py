@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from dive_py.errors import ArchiveError
 from dive_py.sources.layer_tar import read_layer
+from dive_py.sources import tarscan
 from dive_py.sources.tarscan import scan
 
 LONG = "deep/" * 30 + "name-longer-than-a-ustar-header-can-hold.txt"
@@ -169,5 +170,19 @@ def _first_reference(data: bytes):
 
 
 def _first_scanned(data: bytes):
-    member, _ = next(scan(io.BufferedReader(io.BytesIO(data))))
-    return _fields(member)
+    """The first header as the scanner parses it (its contents are not read: tarfile.next
+    does not read them either)."""
+    member = tarscan._next_header(tarscan._Reader(io.BytesIO(data)))
+    return _fields(member) if member is not None else None
+
+
+@pytest.mark.parametrize("damage", ["deflate", "crc", "cut"])
+def test_broken_gzip_layer_is_an_archive_error(damage):
+    import gzip
+
+    blob = gzip.compress(_python_tar(tarfile.PAX_FORMAT))
+    broken = {"deflate": blob[:20] + b"\xff" * 64 + blob[84:],
+              "crc": blob[:-8] + bytes(4) + blob[-4:],
+              "cut": blob[: len(blob) // 2]}[damage]
+    with pytest.raises(ArchiveError, match="layer 1"):
+        read_layer(io.BytesIO(broken), "layer 1")

@@ -7,7 +7,6 @@ Memory grows with the number of entries, never with bytes.
 
 from __future__ import annotations
 
-import gzip
 import io
 import tarfile
 import zlib
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 import zstandard
+from isal import igzip, isal_zlib
 
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import REG, FileInfo, normalise_path
@@ -83,8 +83,8 @@ def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
     head = stream.read(4)
     kind = compression_of(head)
     raw = io.BufferedReader(Prefixed(head, stream), CHUNK)
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
+    if kind == "gzip":  # ISA-L's reader: about twice zlib's speed on layer blobs
+        return igzip.IGzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
     if kind == "zstd":
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)
         return io.BufferedReader(reader, CHUNK), kind  # type: ignore[arg-type]
@@ -134,16 +134,17 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
             entries.append(FileInfo(path, type_flag, member.size, member.mode, member.uid,
                                     member.gid, member.linkname, digest))
             size += member.size
-        if hasher is not None:
-            while plain.read(CHUNK):  # the end-of-archive padding is part of the diff ID
-                pass
+        # to the end: the padding after the end-of-archive marker is part of the diff ID, and
+        # the gzip trailer holds the checksum of everything read
+        while plain.read(CHUNK):
+            pass
     except ArchiveError:
         raise
     except tarfile.ReadError as exc:
         if str(exc) == "empty file" and not entries:
             raise ArchiveError(f"{where}: layer is empty (0 bytes), not a tar") from None
         raise ArchiveError(f"{where}: not a valid tar ({exc})") from None
-    except (EOFError, zlib.error, zstandard.ZstdError) as exc:
+    except (EOFError, zlib.error, isal_zlib.error, zstandard.ZstdError) as exc:
         detail = str(exc) or "unexpected end of data"
         raise ArchiveError(f"{where}: truncated or corrupt {kind} data ({detail})") from None
     except OSError as exc:
