@@ -123,14 +123,12 @@ def _outline(client: Any, image: Any, ref: str, engine: str) -> Image:
         rows = list(reversed(client.api.history(image.id)))
     except Exception:  # the outline is a courtesy; the real load reports real errors
         rows = []
-    def step(row: dict, empty: bool) -> dict:
-        return {"created_by": str(row.get("CreatedBy") or ""), "comment": str(row.get("Comment") or ""),
-                "empty_layer": empty}
-    sized = [not (row.get("Size") or 0) for row in rows]
-    nop = [("#(nop)" in str(row.get("CreatedBy") or "")
-            and not any(k in str(row.get("CreatedBy") or "") for k in (" ADD ", " COPY "))) for row in rows]
+    commands = [str(row.get("CreatedBy") or "") for row in rows]
+    sized = [not row.get("Size") for row in rows]
+    nop = ["#(nop)" in c and " ADD " not in c and " COPY " not in c for c in commands]
     empties = next((e for e in (sized, nop) if e.count(False) == len(diff_ids)), sized)
-    history = [step(row, empty) for row, empty in zip(rows, empties)]
+    history = [{"created_by": command, "comment": str(row.get("Comment") or ""), "empty_layer": empty}
+               for row, command, empty in zip(rows, commands, empties)]
     sizes = [int(row.get("Size") or 0) for row, empty in zip(rows, empties) if not empty]
     sizes += [0] * (len(diff_ids) - len(sizes))
     plan = ImagePlan({"history": history, "rootfs": {"diff_ids": diff_ids}}, "", list(diff_ids),
