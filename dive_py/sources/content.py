@@ -1,0 +1,280 @@
+"""File contents: open layers of an already-read image again and hand over chosen members.
+
+divepy keeps only a digest per file, so reading a file means reading its layer again:
+- an archive file is indexed (tar headers only) and the layer blob read from its offset;
+- an OCI layout directory opens the blob file;
+- an engine only offers `docker save`: the save stream is read again and the blob picked
+  from it as it passes (correct, and as slow as loading the image was).
+
+`scan_layers(source, image, wanted, visit)` calls `visit(layer, path, member, fileobj)` for
+each member of layer `layer` whose cleaned path is in `wanted[layer]`, in tar order (a path
+written twice in one layer is visited twice; the last one is what the image holds).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import zlib
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+
+import zstandard
+
+from dive_py.errors import ArchiveError, SourceError
+from dive_py.model.fileinfo import normalise_path
+from dive_py.model.image import Image
+from dive_py.sources import archive
+from dive_py.sources.assemble import _blob_id
+from dive_py.sources.layer_tar import CHUNK, compression_of, decompressed
+
+Visit = Callable[[int, str, tarfile.TarInfo, BinaryIO | None], None]
+Wanted = Mapping[int, Collection[str]]
+
+
+def scan_layers(source, image: Image, wanted: Wanted, visit: Visit) -> None:
+    """Read the layers named in `wanted` again and visit the members asked for."""
+    wanted = {i: set(paths) for i, paths in wanted.items() if paths}
+    for index in wanted:
+        if not 0 <= index < len(image.layers):
+            raise SourceError(f"{source.describe()}: no layer {index}")
+    if not wanted:
+        return
+    if source.kind in ("docker", "podman"):
+        _scan_engine(source, image, wanted, visit)
+        return
+    with _blob_opener(source, image) as open_blob:
+        for index in sorted(wanted):
+            where = f"{source.describe()}: layer {index}"
+            with open_blob(index) as blob:
+                _scan_blob(blob, where, index, wanted[index], visit)
+
+
+def _scan_blob(blob: BinaryIO, where: str, index: int, paths: Collection[str], visit: Visit) -> None:
+    """One layer blob (any compression): visit the members whose path is in `paths`."""
+    try:
+        if _seekable(blob):  # plain tar in a file: let tarfile seek over the data
+            head = blob.read(4)
+            blob.seek(0)
+            if compression_of(head) == "none":
+                with tarfile.open(fileobj=blob, mode="r:", errorlevel=2) as tar:
+                    _visit_members(tar, index, paths, visit)
+                return
+        plain, _kind = decompressed(blob)
+        with tarfile.open(fileobj=plain, mode="r|", errorlevel=2) as tar:
+            _visit_members(tar, index, paths, visit)
+    except (tarfile.TarError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+        raise ArchiveError(f"{where}: cannot read the layer again ({exc or 'truncated'})") from None
+
+
+def _visit_members(tar: tarfile.TarFile, index: int, paths: Collection[str], visit: Visit) -> None:
+    for member in tar:
+        tar.members.clear()  # visited in order: no need to keep every header
+        path = normalise_path(member.name)
+        if path in paths:
+            visit(index, path, member, tar.extractfile(member) if member.isreg() else None)
+
+
+def _seekable(stream: Any) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+# ------------------------------------------------------------------ archives and layouts
+
+class _Placeholder:
+    """Stands in for a parsed layer when only the manifest's choice of blobs is needed."""
+
+    def layer(self, path: str):
+        if not self.has(path):  # type: ignore[attr-defined]
+            raise ArchiveError(f"{self.where}: layer {path} is missing")  # type: ignore[attr-defined]
+        return (), 0
+
+
+class _IndexedTar(_Placeholder, archive._Blobs):
+    """An archive file with its headers indexed: members are read where they lie."""
+
+    def __init__(self, tar: tarfile.TarFile, where: str):
+        self.tar = tar
+        self.where = where
+        self.members: dict[str, tarfile.TarInfo] = {}
+        for member in tar.getmembers():
+            self.members[normalise_path(member.name)] = member
+
+    def _member(self, path: str) -> tarfile.TarInfo | None:
+        path = normalise_path(path)
+        for _ in range(40):
+            member = self.members.get(path)
+            if member is None or not (member.issym() or member.islnk()):
+                return member
+            target = member.linkname
+            if member.issym():
+                target = os.path.join(os.path.dirname(path), target)
+            path = normalise_path(target)
+        raise ArchiveError(f"{self.where}: symlink loop at {path}")
+
+    def has(self, path: str) -> bool:
+        member = self._member(path)
+        return member is not None and member.isreg()
+
+    def json(self, path: str) -> Any:
+        member = self._member(path)
+        if member is None or not member.isreg():
+            raise ArchiveError(f"{self.where}: {path} is missing from the archive")
+        fh = self.tar.extractfile(member)
+        assert fh is not None
+        return archive._parse_json(fh.read(archive.JSON_LIMIT + 1), f"{self.where}: {path}")
+
+    def open(self, path: str) -> BinaryIO:
+        member = self._member(path)
+        assert member is not None
+        fh = self.tar.extractfile(member)
+        assert fh is not None
+        return fh  # type: ignore[return-value]
+
+
+class _Layout(_Placeholder, archive.LayoutDir):
+    def open(self, path: str) -> BinaryIO:
+        try:
+            return open(self._path(path), "rb")
+        except OSError as exc:
+            raise ArchiveError(f"{self.where}: cannot open layer {path} ({exc.strerror})") from None
+
+
+@contextmanager
+def _blob_opener(source, image: Image) -> Iterator[Callable[[int], Any]]:
+    """A function layer index -> open blob, for archive files and layout directories."""
+    path = source.ref
+    if os.path.isdir(path):
+        blobs: Any = _Layout(path)
+        yield _checked_opener(blobs, source, image)
+        return
+    try:
+        tar = tarfile.open(path, mode="r:*")
+    except (OSError, tarfile.TarError) as exc:
+        raise ArchiveError(f"{path}: cannot open the archive again ({exc})") from None
+    with tar:
+        yield _checked_opener(_IndexedTar(tar, path), source, image)
+
+
+def _checked_opener(blobs, source, image: Image) -> Callable[[int], Any]:
+    parts = archive.image_parts(blobs, blobs.where, source.platform)
+    ids = [_blob_id(p) for p in parts.layer_paths]
+    if ids != [layer.blob_id for layer in image.layers]:
+        raise SourceError(f"{source.describe()}: the image changed since it was read")
+
+    def open_blob(index: int):
+        return blobs.open(parts.layer_paths[index])
+
+    return open_blob
+
+
+# ------------------------------------------------------------------ engines
+
+def _scan_engine(source, image: Image, wanted: dict[int, set[str]], visit: Visit) -> None:
+    """Stream `docker save` again and scan the wanted blobs as they pass."""
+    from docker.errors import APIError
+
+    from dive_py.sources import daemon
+
+    by_blob: dict[str, list[int]] = {}
+    for index in wanted:
+        by_blob.setdefault(image.layers[index].blob_id, []).append(index)
+    client = daemon.connect(source.kind)
+    engine_image = daemon.get_image(client, image.image_id or source.ref, source.kind)
+    where = f"{source.kind}:{source.ref}"
+    links: dict[str, str] = {}
+    pending = dict(by_blob)
+
+    def one_pass(match: Callable[[str], list[int] | None]) -> None:
+        try:
+            chunks = engine_image.save(chunk_size=daemon.SAVE_CHUNK, named=False)
+            stream = io.BufferedReader(daemon.ChunkStream(iter(chunks), where), daemon.SAVE_CHUNK)
+            with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:
+                for member in tar:
+                    tar.members.clear()
+                    name = normalise_path(member.name)
+                    if member.issym() or member.islnk():
+                        target = member.linkname
+                        if member.issym():
+                            target = os.path.join(os.path.dirname(name), target)
+                        links[name] = normalise_path(target)
+                        continue
+                    indexes = match(name) if member.isreg() else None
+                    if not indexes:
+                        continue
+                    fileobj = tar.extractfile(member)
+                    assert fileobj is not None
+                    index = indexes[0]
+                    _scan_blob(fileobj, f"{where}: layer {index}", index, wanted[index], visit)
+        except APIError as exc:
+            raise SourceError(f"{where}: engine refused to export the image ({exc.explanation or exc})") from None
+        except tarfile.TarError as exc:
+            raise SourceError(f"{where}: the engine's export is unreadable ({exc})") from None
+
+    def by_name(name: str) -> list[int] | None:
+        if not (name.endswith("/layer.tar") or name.startswith("blobs/")):
+            return None
+        found = pending.pop(_blob_id(name), None)
+        if found and len(found) > 1:  # one blob used by two layers: the next pass reads it again
+            pending[_blob_id(name)] = found[1:]
+            return found[:1]
+        return found
+
+    for _ in range(len(wanted) + 1):
+        if not pending:
+            return
+        one_pass(by_name)
+        # a blob saved as a link to another one: look for the target's name next time
+        for name, target in list(links.items()):
+            blob = _blob_id(name)
+            if blob in pending and (name.endswith("/layer.tar") or name.startswith("blobs/")):
+                pending.setdefault(_blob_id(target), []).extend(pending.pop(blob))
+    if pending:
+        raise SourceError(f"{where}: layer blob {sorted(pending)[0]} is missing from the engine's export")
+
+
+# ------------------------------------------------------------------ reading one file
+
+def copy_stream(src: BinaryIO, dst: BinaryIO) -> int:
+    total = 0
+    while chunk := src.read(CHUNK):
+        dst.write(chunk)
+        total += len(chunk)
+    return total
+
+
+SPOOL_IN_MEMORY = 8 << 20  # bigger files go to an anonymous temporary file, not to memory
+
+
+def open_file(source, image: Image, trees, layer: int, path: str) -> tuple[str, BinaryIO]:
+    """The bytes of the regular file at `path` as of `layer` (symlinks and hard links
+    followed), as a seekable file positioned at 0. Returns (real path, file)."""
+    import tempfile
+
+    from dive_py.model.lookup import content_origin, find_node
+
+    real, node = find_node(trees, layer, path)
+    origin_layer, origin_path = content_origin(trees, real, node)
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    found = False
+
+    def keep(_index: int, _path: str, _member: tarfile.TarInfo, fileobj: BinaryIO | None) -> None:
+        nonlocal found
+        if fileobj is None:
+            return
+        found = True
+        spool.seek(0)
+        spool.truncate()
+        copy_stream(fileobj, spool)
+
+    scan_layers(source, image, {origin_layer: {origin_path}}, keep)
+    if not found:
+        spool.close()
+        raise ArchiveError(f"{source.describe()}: /{origin_path} is missing from layer {origin_layer}")
+    spool.seek(0)
+    return real, spool  # type: ignore[return-value]
