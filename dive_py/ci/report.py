@@ -69,9 +69,20 @@ def result_lines(results: list[Result], colour: bool) -> list[str]:
     return lines
 
 
+def hint_lines(analysis: Analysis, colour: bool) -> list[str]:
+    """divepy's advice, after dive's lines so that everything before it reads as dive's."""
+    if not analysis.hints:
+        return []
+    lines = [f"{BOLD}Hints:{RESET}" if colour else "Hints:"]
+    for hint in analysis.hints:
+        lines.append(f"  [{hint.kind}] saves {hint.bytes_saved} bytes ({go_bytes(hint.bytes_saved)}): "
+                     f"{printable(hint.message)}")
+    return lines
+
+
 def print_report(analysis: Analysis, results: list[Result], stream: TextIO = sys.stdout) -> None:
     colour = use_colour(stream)
-    for line in analysis_lines(analysis, colour) + result_lines(results, colour):
+    for line in analysis_lines(analysis, colour) + result_lines(results, colour) + hint_lines(analysis, colour):
         print(line, file=stream)
 
 
@@ -125,4 +136,11 @@ def markdown(analysis: Analysis, results: list[Result], top: int = 10) -> str:
         lines.append("| | | (none) |")
     elif len(analysis.inefficiencies) > top:
         lines.append(f"| | | … and {len(analysis.inefficiencies) - top} more |")
+    if analysis.hints:
+        lines += ["", "### Hints", "", "| Saves | Kind | Layers | Hint |", "| ---: | --- | --- | --- |"]
+        for hint in analysis.hints[:top]:
+            lines.append(f"| {go_bytes(hint.bytes_saved)} | {hint.kind} | {', '.join(map(str, hint.layers))} "
+                         f"| {_md_cell(hint.message)} |")
+        if len(analysis.hints) > top:
+            lines.append(f"| | | | … and {len(analysis.hints) - top} more |")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,7 @@
 """dive's JSON export, value for value, so tools that parse dive's JSON work unchanged.
 
 Extra keys may be added (never renamed or removed): `reclaimableBytes`, `userSizeBytes`,
-`userWastedPercent` on the image.
+`userWastedPercent` on the image; `hints` at the top (Dockerfile fixes, see analysis/hints.py).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def export(analysis: Analysis) -> dict[str, Any]:
         "userWastedPercent": _number(analysis.user_wasted_percent),
         "reclaimableBytes": analysis.reclaimable_bytes,
     }
-    return {"layer": layers, "image": image}
+    return {"layer": layers, "image": image, "hints": [hint.to_json() for hint in analysis.hints]}
 
 
 def dumps(analysis: Analysis) -> str:

@@ -535,4 +535,8 @@ def image_details(analysis: Analysis) -> Table:
     outer.add_row(summary)
     outer.add_row(Text(""))
     outer.add_row(table)
+    from dive_py.ui.advice import hints_table
+
+    outer.add_row(Text(""))
+    outer.add_row(hints_table(analysis))
     return outer
