@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from dive_py.analysis.analyze import Analysis, analyze
 from dive_py.errors import DivePyError, printable
+from dive_py.ui.fileactions import FILE_BINDINGS, FIND_BINDING, FileActions
 from dive_py.ui.help import HelpScreen, shared_cursor_section
 from dive_py.ui.viewstate import DIFF_TYPES, CompareMode, ExplorerState, SortMode, format_size
 from dive_py.ui.widgets import (
@@ -86,7 +87,7 @@ class FilterInput(Input):
         self.post_message(self.Closed())
 
 
-class DiveApp(App[int]):
+class DiveApp(FileActions, App[int]):
     """dive's two-column explorer."""
 
     CSS_PATH = "app.tcss"
@@ -99,6 +100,8 @@ class DiveApp(App[int]):
                 tooltip="Switch between the layers and the file tree"),
         Binding("ctrl+f,slash", "open_filter", "Filter", key_display="^f /", id="app.filter",
                 tooltip="Filter the file tree: a regex searched in each full path, applied as you type"),
+        FIND_BINDING,
+        *FILE_BINDINGS,
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help",
                 tooltip="This help"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit"),
@@ -316,10 +319,10 @@ class DiveApp(App[int]):
         moving, layer_keys, tree_keys = shared_cursor_section(
             self, "Moving (layers and file tree)", LayerList.BINDINGS, FileTreeView.BINDINGS)
         self.push_screen(HelpScreen([
-            ("Everywhere", self.BINDINGS),
+            ("Everywhere", [b for b in self.BINDINGS if b not in FILE_BINDINGS]),
             moving,
             ("Layers pane", layer_keys),
-            ("File tree pane", tree_keys),
+            ("File tree pane", tree_keys + FILE_BINDINGS),
             ("Filter line", self.FILTER_BINDINGS),
             ("Mouse", [Binding("click", "", "Select a layer; select a row, open or close a directory",
                                key_display="click"),
