@@ -11,6 +11,7 @@ after the contents, directories last and deepest first); owners are not.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 
@@ -79,7 +80,7 @@ class _Target:
 
 
 def _reason(exc: OSError) -> str:
-    if exc.errno in (getattr(os, "ELOOP", -1), getattr(os, "ENOTDIR", -1)):
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
         return "a symlink or file is in the way in the target directory (not followed)"
     return exc.strerror or str(exc)
 

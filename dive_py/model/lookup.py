@@ -77,5 +77,6 @@ def find_node(trees: Sequence[Node], layer: int, path: str, follow_last: bool = 
     """The node at `path` as of `layer`, or UsageError naming the path and layer."""
     real, node = resolve(trees[layer], path, follow_last)
     if node is None:
-        raise UsageError(f"/{clean(path)}: not in the image as of layer {layer}")
+        via = f" (links lead to /{real})" if real != clean(path) else ""
+        raise UsageError(f"/{clean(path)}: not in the image as of layer {layer}{via}")
     return real, node
