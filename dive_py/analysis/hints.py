@@ -132,7 +132,7 @@ def _cache_hints(analysis: Analysis, claimed: set) -> list[Hint]:
             if total == 0:
                 continue
             out.append(Hint("package-cache",
-                            f"layer {layer.index} keeps the {name} cache ({', '.join(_listed(roots))}): "
+                            f"layer {layer.index} writes the {name} cache ({', '.join(_listed(roots))}): "
                             f"{go_bytes(total)}; {fix}",
                             total, (layer.index,), _listed(roots), fix))
     return out

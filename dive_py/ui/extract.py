@@ -25,14 +25,14 @@ class ExtractScreen(ModalScreen[str | None]):
     def __init__(self, path: str, layer: int, default: str):
         super().__init__()
         self.path = path
-        self.layer = layer
+        self.layer_index = layer
         self.default = default
 
     def compose(self) -> ComposeResult:
         with Vertical(id="extract-box") as box:
             box.border_title = "Extract"
             box.border_subtitle = "enter extracts · esc cancels"
-            yield Static(f"Write {printable(self.path)} as of layer {self.layer} into the directory:",
+            yield Static(f"Write {printable(self.path)} as of layer {self.layer_index} into the directory:",
                          markup=False)
             yield Input(value=self.default, id="extract-dir", select_on_focus=False)
 

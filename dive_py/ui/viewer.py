@@ -131,7 +131,7 @@ class FileViewer(ModalScreen[None]):
     def __init__(self, source, image, trees, layer: int, path: str):
         super().__init__()
         self.source, self.image, self.trees = source, image, trees
-        self.layer = layer
+        self.layer_index = layer
         self.path = path
         self.pager: Pager | None = None
         self.error: str | None = None
@@ -139,7 +139,7 @@ class FileViewer(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="viewer-box") as box:
-            box.border_title = f"{printable(self.path)} · layer {self.layer}"
+            box.border_title = f"{printable(self.path)} · layer {self.layer_index}"
             box.border_subtitle = "reading …"
             yield Static(Text("Reading the layer …"), id="viewer-body")
 
@@ -152,7 +152,7 @@ class FileViewer(ModalScreen[None]):
         from dive_py.sources.content import open_file
 
         try:
-            _real, fh = open_file(self.source, self.image, self.trees, self.layer, self.path)
+            _real, fh = open_file(self.source, self.image, self.trees, self.layer_index, self.path)
             size = fh.seek(0, os.SEEK_END)
             pager = Pager(fh, size)
         except DivePyError as exc:
