@@ -107,3 +107,13 @@ def test_cat_of_a_link_out_of_the_image_stays_in_the_image(tmp_path):
         "divepy: /up: not in the image as of layer 0 (links lead to /etc/hostname)")
     loop = run_divepy("cat", str(archive), "/loop")
     assert loop.returncode == 2 and "too many levels of symbolic links" in loop.stderr
+
+
+def test_a_path_written_twice_in_one_layer_reads_as_the_last_entry(tmp_path):
+    archive = tmp_path / "twice.tar"
+    write_docker_archive(str(archive), [[Entry("f", data=b"first\n"), Entry("f", data=b"second\n", mode=0o600)]])
+    assert run_divepy("cat", str(archive), "/f").stdout == "second\n"
+    proc = run_divepy("extract", str(archive), "/f", "--to", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "f").read_bytes() == b"second\n"
+    assert os.stat(tmp_path / "out" / "f").st_mode & 0o777 == 0o600

@@ -137,3 +137,15 @@ def test_find_lists_matches_with_the_layer_that_last_changed_each(refs):
     sizes = [int(re.search(r" ([\d,]+)  /", line).group(1).replace(",", "")) for line in by_size]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] == len(NUMBERS)
     assert by_size[0].split()[0] in ("1", "3") and by_size[0].endswith(("/app/numbers.txt", "/app/hard"))
+
+
+def test_cat_and_extract_through_podman(refs, podman_client, tmp_path):
+    with open(refs["archive"], "rb") as fh:
+        loaded = podman_client.images.load(fh.read())
+    env = {"CONTAINER_HOST": os.environ["DIVEPY_PODMAN_HOST"]}
+    proc = run_divepy("cat", "--source", "podman", loaded[0].id, "/app/conf.txt", "--layer", "3", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "v2\n"
+    proc = run_divepy("extract", "--source", "podman", loaded[0].id, "/app/sub", "--to", str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "sub" / "deeper" / "x.txt").read_bytes() == b"deep\n"

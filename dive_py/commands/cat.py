@@ -6,7 +6,7 @@ import sys
 
 from dive_py.commands.common import EXIT_OK
 from dive_py.commands.files import open_image, parser
-from dive_py.sources.content import copy_stream, open_file
+from dive_py.sources.content import copy_file
 
 
 def main(argv: list[str]) -> int:
@@ -15,8 +15,6 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     opened = open_image(args)
     analysis = opened.analysis
-    _real, fh = open_file(opened.source, analysis.image, analysis.trees, opened.layer, args.path)
-    with fh:
-        copy_stream(fh, sys.stdout.buffer)
+    copy_file(opened.source, analysis.image, analysis.trees, opened.layer, args.path, sys.stdout.buffer)
     sys.stdout.buffer.flush()
     return EXIT_OK

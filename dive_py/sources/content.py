@@ -217,8 +217,6 @@ def _scan_engine(source, image: Image, wanted: dict[int, set[str]], visit: Visit
             raise SourceError(f"{where}: the engine's export is unreadable ({exc})") from None
 
     def by_name(name: str) -> list[int] | None:
-        if not (name.endswith("/layer.tar") or name.startswith("blobs/")):
-            return None
         found = pending.pop(_blob_id(name), None)
         if found and len(found) > 1:  # one blob used by two layers: the next pass reads it again
             pending[_blob_id(name)] = found[1:]
@@ -232,7 +230,7 @@ def _scan_engine(source, image: Image, wanted: dict[int, set[str]], visit: Visit
         # a blob saved as a link to another one: look for the target's name next time
         for name, target in list(links.items()):
             blob = _blob_id(name)
-            if blob in pending and (name.endswith("/layer.tar") or name.startswith("blobs/")):
+            if blob in pending:
                 pending.setdefault(_blob_id(target), []).extend(pending.pop(blob))
     if pending:
         raise SourceError(f"{where}: layer blob {sorted(pending)[0]} is missing from the engine's export")
@@ -251,30 +249,39 @@ def copy_stream(src: BinaryIO, dst: BinaryIO) -> int:
 SPOOL_IN_MEMORY = 8 << 20  # bigger files go to an anonymous temporary file, not to memory
 
 
-def open_file(source, image: Image, trees, layer: int, path: str) -> tuple[str, BinaryIO]:
-    """The bytes of the regular file at `path` as of `layer` (symlinks and hard links
-    followed), as a seekable file positioned at 0. Returns (real path, file)."""
-    import tempfile
-
+def copy_file(source, image: Image, trees, layer: int, path: str, out: BinaryIO) -> str:
+    """Copy the bytes of the regular file at `path` as of `layer` (symlinks and hard links
+    followed inside the image) to `out`, streaming. Returns the real path."""
     from dive_py.model.lookup import content_origin, find_node
 
     real, node = find_node(trees, layer, path)
     origin_layer, origin_path = content_origin(trees, real, node)
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-    found = False
+    # A path written twice in one layer: the last entry is the file; visit counts up to it.
+    last = sum(1 for e in image.layers[origin_layer].entries if e.path == origin_path)
+    seen = 0
 
-    def keep(_index: int, _path: str, _member: tarfile.TarInfo, fileobj: BinaryIO | None) -> None:
-        nonlocal found
-        if fileobj is None:
-            return
-        found = True
-        spool.seek(0)
-        spool.truncate()
-        copy_stream(fileobj, spool)
+    def copy(_index: int, _path: str, _member: tarfile.TarInfo, fileobj: BinaryIO | None) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == last and fileobj is not None:
+            copy_stream(fileobj, out)
 
-    scan_layers(source, image, {origin_layer: {origin_path}}, keep)
-    if not found:
-        spool.close()
+    scan_layers(source, image, {origin_layer: {origin_path}}, copy)
+    if seen < last:
         raise ArchiveError(f"{source.describe()}: /{origin_path} is missing from layer {origin_layer}")
+    return real
+
+
+def open_file(source, image: Image, trees, layer: int, path: str) -> tuple[str, BinaryIO]:
+    """Like copy_file, into a seekable spool (memory up to SPOOL_IN_MEMORY, then an anonymous
+    temporary file) positioned at 0. Returns (real path, file)."""
+    import tempfile
+
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    try:
+        real = copy_file(source, image, trees, layer, path, spool)  # type: ignore[arg-type]
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return real, spool  # type: ignore[return-value]
