@@ -41,12 +41,13 @@ def refs(image, tmp_path_factory) -> dict[str, str]:
     with open(saved, "wb") as fh:
         for chunk in image.save(named=True):
             fh.write(chunk)
-    for dest in (f"oci:{tmp / 'layout'}", f"oci-archive:{tmp / 'oci.tar'}"):
-        proc = subprocess.run(["skopeo", "copy", f"docker-archive:{saved}", dest],
+    for *options, dest in ([f"oci:{tmp / 'layout'}"], [f"oci-archive:{tmp / 'oci.tar'}"],
+                           ["--dest-oci-accept-uncompressed-layers", f"oci:{tmp / 'plain'}"]):
+        proc = subprocess.run(["skopeo", "copy", *options, f"docker-archive:{saved}", dest],
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
     return {"docker": image.id, "archive": str(saved), "layout": f"oci://{tmp / 'layout'}",
-            "oci-archive": f"oci-archive://{tmp / 'oci.tar'}"}
+            "oci-archive": f"oci-archive://{tmp / 'oci.tar'}", "plain-layout": f"oci://{tmp / 'plain'}"}
 
 
 def cat(*args: str) -> subprocess.CompletedProcess:
@@ -55,7 +56,7 @@ def cat(*args: str) -> subprocess.CompletedProcess:
                           env=env, timeout=300)
 
 
-@pytest.mark.parametrize("source", ["docker", "archive", "layout", "oci-archive"])
+@pytest.mark.parametrize("source", ["docker", "archive", "layout", "oci-archive", "plain-layout"])
 def test_cat_gives_the_file_as_of_each_layer(refs, source):
     ref = refs[source]
     assert cat(ref, "/app/conf.txt", "--layer", "1").stdout == b"v1\n"
@@ -149,3 +150,25 @@ def test_cat_and_extract_through_podman(refs, podman_client, tmp_path):
     proc = run_divepy("extract", "--source", "podman", loaded[0].id, "/app/sub", "--to", str(tmp_path), env=env)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "sub" / "deeper" / "x.txt").read_bytes() == b"deep\n"
+
+
+@pytest.mark.parametrize("source", ["docker", "archive", "layout", "oci-archive", "plain-layout"])
+def test_open_file_is_seekable_and_reads_plain_layers_in_place(refs, source):
+    import tempfile
+
+    from dive_py.analysis.analyze import analyze
+    from dive_py.sources.content import open_file
+    from dive_py.sources.resolve import resolve
+
+    src = resolve(refs[source])
+    analysis = analyze(src.load())
+    real, fh = open_file(src, analysis.image, analysis.trees, 5, "/applink/soft")
+    with fh:
+        assert real == "app/numbers.txt"
+        assert fh.seek(0, os.SEEK_END) == len(NUMBERS)
+        fh.seek(1000)
+        assert fh.read(500) == NUMBERS[1000:1500]
+        # plain layers in a file are read where they lie, not copied; the engine's stream and
+        # gzip layers are copied into a spool
+        spooled = isinstance(fh, tempfile.SpooledTemporaryFile)
+        assert spooled == (source in ("docker", "layout", "oci-archive"))

@@ -18,7 +18,7 @@ import os
 import tarfile
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, BinaryIO
 
 import zstandard
@@ -273,15 +273,82 @@ def copy_file(source, image: Image, trees, layer: int, path: str, out: BinaryIO)
 
 
 def open_file(source, image: Image, trees, layer: int, path: str) -> tuple[str, BinaryIO]:
-    """Like copy_file, into a seekable spool (memory up to SPOOL_IN_MEMORY, then an anonymous
-    temporary file) positioned at 0. Returns (real path, file)."""
+    """The regular file at `path` as of `layer` (links followed inside the image) as a
+    seekable file at 0: read where it lies when its layer is an uncompressed blob in an archive
+    file or layout, else copied into a spool (memory up to SPOOL_IN_MEMORY, then an anonymous
+    temporary file). Returns (real path, file); the caller closes it."""
     import tempfile
 
+    from dive_py.model.lookup import content_origin, find_node
+
+    real, node = find_node(trees, layer, path)
+    origin_layer, origin_path = content_origin(trees, real, node)
+    if source.kind not in ("docker", "podman"):
+        in_place = _open_in_place(source, image, origin_layer, origin_path)
+        if in_place is not None:
+            return real, in_place  # type: ignore[return-value]
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     try:
-        real = copy_file(source, image, trees, layer, path, spool)  # type: ignore[arg-type]
+        copy_file(source, image, trees, layer, path, spool)  # type: ignore[arg-type]
     except BaseException:
         spool.close()
         raise
     spool.seek(0)
     return real, spool  # type: ignore[return-value]
+
+
+class _InPlace:
+    """A member of an uncompressed layer read where it lies; closing it closes the archive."""
+
+    def __init__(self, fh: BinaryIO, stack: ExitStack):
+        self._fh = fh
+        self._stack = stack
+
+    def read(self, n: int = -1) -> bytes:
+        return self._fh.read(n)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> _InPlace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_in_place(source, image: Image, layer: int, path: str) -> _InPlace | None:
+    """The file inside its layer blob, when that blob is a plain tar in a seekable file."""
+    stack = ExitStack()
+    try:
+        open_blob = stack.enter_context(_blob_opener(source, image))
+        blob = stack.enter_context(open_blob(layer))
+        head = blob.read(4) if _seekable(blob) else b""
+        if not head or compression_of(head) != "none":
+            stack.close()
+            return None
+        blob.seek(0)
+        tar = stack.enter_context(tarfile.open(fileobj=blob, mode="r:", errorlevel=2))
+        member = None
+        for candidate in tar:  # headers only: the data is sought over
+            tar.members.clear()
+            if normalise_path(candidate.name) == path:
+                member = candidate  # the last entry of a path is the file
+        fh = tar.extractfile(member) if member is not None and member.isreg() else None
+        if fh is None:
+            stack.close()
+            return None
+        stack.callback(fh.close)
+        return _InPlace(fh, stack)  # type: ignore[arg-type]
+    except (tarfile.TarError, EOFError) as exc:
+        stack.close()
+        raise ArchiveError(f"{source.describe()}: cannot read layer {layer} again ({exc or 'truncated'})") from None
+    except BaseException:
+        stack.close()
+        raise
