@@ -37,8 +37,11 @@ def image(build_image):
 
 
 def run(image, scenario):
+    """Run `scenario(pilot)` headless on an engine image (or on a Source)."""
+    source = image if isinstance(image, Source) else Source("docker", image.id)
+
     async def main():
-        app = DiveApp(Source("docker", image.id))
+        app = DiveApp(source)
         async with app.run_test(size=(140, 45)) as pilot:
             await settle(pilot)
             await scenario(pilot)
@@ -165,3 +168,17 @@ def test_help_lists_the_file_keys(image):
             assert words in text
 
     run(image, scenario)
+
+
+def test_image_details_show_the_hints(tmp_path):
+    from dive_py.demo import demo_archive
+
+    async def scenario(pilot):
+        options = pilot.app.console.options.update_width(100)
+        content = pilot.app.query_one("#image-details").content
+        text = "".join(s.text for s in pilot.app.console.render(content, options))
+        hints = text.split("Hints", 1)[1]
+        assert "layer 1 writes the apt cache" in hints and "--no-cache-dir" in hints
+        assert "COPY --chmod" in hints
+
+    run(Source("docker-archive", demo_archive(str(tmp_path))), scenario)
