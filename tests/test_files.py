@@ -172,3 +172,28 @@ def test_open_file_is_seekable_and_reads_plain_layers_in_place(refs, source):
         # gzip layers are copied into a spool
         spooled = isinstance(fh, tempfile.SpooledTemporaryFile)
         assert spooled == (source in ("docker", "layout", "oci-archive"))
+
+
+def test_engine_blobs_kept_by_the_explorer_serve_later_reads(build_image, docker_client):
+    """With the cache on (the explorer turns it on), one `docker save` serves every later read:
+    the image can even be gone from the engine."""
+    from dive_py.analysis.analyze import analyze
+    from dive_py.sources import content
+    from dive_py.sources.resolve import Source
+
+    img = build_image("FROM divepy-test/busybox:latest\nRUN echo one > /one\nRUN echo two > /two\n",
+                      tag="i7-cache")
+    source = Source("docker", img.id)
+    analysis = analyze(source.load())
+    cache = content.keep_engine_blobs()
+    try:
+        _, fh = content.open_file(source, analysis.image, analysis.trees, 2, "/two")
+        assert fh.read() == b"two\n"
+        docker_client.images.remove(img.id, force=True)
+        _, fh = content.open_file(source, analysis.image, analysis.trees, 1, "/one")
+        assert fh.read() == b"one\n"
+        assert cache.used >= sum(layer.size for layer in analysis.image.layers)
+    finally:
+        for cached in cache.files.values():
+            cached.close()
+        content._cache = None

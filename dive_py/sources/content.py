@@ -175,22 +175,86 @@ def _checked_opener(blobs, source, image: Image) -> Callable[[int], Any]:
 
 # ------------------------------------------------------------------ engines
 
+class BlobCache:
+    """Layer blobs of engine images kept in anonymous temporary files (deleted when closed or
+    at exit), up to `limit` bytes: the explorer turns it on, so that only the first file it
+    reads from an engine image streams `docker save` again."""
+
+    def __init__(self, limit: int):
+        import threading
+
+        self.limit = limit
+        self.used = 0
+        self.files: dict[tuple[str, str, str], BinaryIO] = {}
+        self.lock = threading.Lock()  # one engine read at a time: cached files share a position
+
+    def room(self, size: int) -> bool:
+        return self.used + size <= self.limit
+
+    def put(self, key: tuple[str, str, str], member: BinaryIO, size: int) -> BinaryIO:
+        import tempfile
+
+        fh = tempfile.TemporaryFile()
+        try:
+            copy_stream(member, fh)
+        except BaseException:
+            fh.close()
+            raise
+        self.files[key] = fh  # type: ignore[assignment]
+        self.used += size
+        return fh  # type: ignore[return-value]
+
+
+_cache: BlobCache | None = None
+
+
+def keep_engine_blobs(limit: int = 2 << 30) -> BlobCache:
+    """Turn on (once per process) the cache of engine layer blobs."""
+    global _cache
+    if _cache is None:
+        _cache = BlobCache(limit)
+    return _cache
+
+
 def _scan_engine(source, image: Image, wanted: dict[int, set[str]], visit: Visit) -> None:
-    """Stream `docker save` again and scan the wanted blobs as they pass."""
+    cache = _cache
+    if cache is None:
+        _scan_engine_stream(source, image, wanted, visit, None)
+        return
+    with cache.lock:
+        _scan_engine_stream(source, image, wanted, visit, cache)
+
+
+def _scan_engine_stream(source, image: Image, wanted: dict[int, set[str]], visit: Visit,
+                        cache: BlobCache | None) -> None:
+    """Stream `docker save` again and scan the wanted blobs as they pass (or from the cache)."""
     from docker.errors import APIError
 
     from dive_py.sources import daemon
 
-    by_blob: dict[str, list[int]] = {}
-    for index in wanted:
-        by_blob.setdefault(image.layers[index].blob_id, []).append(index)
+    where = f"{source.kind}:{source.ref}"
+    image_key = image.image_id or source.ref
+
+    def scan_cached(fh: BinaryIO, index: int) -> None:
+        fh.seek(0)
+        _scan_blob(fh, f"{where}: layer {index}", index, wanted[index], visit)
+
+    pending: dict[str, list[int]] = {}
+    for index in sorted(wanted):
+        blob = image.layers[index].blob_id
+        cached = cache.files.get((source.kind, image_key, blob)) if cache is not None else None
+        if cached is not None:
+            scan_cached(cached, index)
+        else:
+            pending.setdefault(blob, []).append(index)
+    if not pending:
+        return
+    layer_blobs = {layer.blob_id for layer in image.layers}
     client = daemon.connect(source.kind)
     engine_image = daemon.get_image(client, image.image_id or source.ref, source.kind)
-    where = f"{source.kind}:{source.ref}"
     links: dict[str, str] = {}
-    pending = dict(by_blob)
 
-    def one_pass(match: Callable[[str], list[int] | None]) -> None:
+    def one_pass() -> None:
         try:
             chunks = engine_image.save(chunk_size=daemon.SAVE_CHUNK, named=False)
             stream = io.BufferedReader(daemon.ChunkStream(iter(chunks), where), daemon.SAVE_CHUNK)
@@ -204,29 +268,34 @@ def _scan_engine(source, image: Image, wanted: dict[int, set[str]], visit: Visit
                             target = os.path.join(os.path.dirname(name), target)
                         links[name] = normalise_path(target)
                         continue
-                    indexes = match(name) if member.isreg() else None
-                    if not indexes:
-                        continue
-                    fileobj = tar.extractfile(member)
-                    assert fileobj is not None
-                    index = indexes[0]
-                    _scan_blob(fileobj, f"{where}: layer {index}", index, wanted[index], visit)
+                    if member.isreg():
+                        _take(tar, member, _blob_id(name))
         except APIError as exc:
             raise SourceError(f"{where}: engine refused to export the image ({exc.explanation or exc})") from None
         except tarfile.TarError as exc:
             raise SourceError(f"{where}: the engine's export is unreadable ({exc})") from None
 
-    def by_name(name: str) -> list[int] | None:
-        found = pending.pop(_blob_id(name), None)
-        if found and len(found) > 1:  # one blob used by two layers: the next pass reads it again
-            pending[_blob_id(name)] = found[1:]
-            return found[:1]
-        return found
+    def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, blob: str) -> None:
+        fileobj = tar.extractfile(member)
+        assert fileobj is not None
+        key = (source.kind, image_key, blob)
+        if (cache is not None and blob in layer_blobs and key not in cache.files
+                and cache.room(member.size)):
+            cached = cache.put(key, fileobj, member.size)
+            for index in pending.pop(blob, []):
+                scan_cached(cached, index)
+            return
+        indexes = pending.get(blob)
+        if indexes:
+            index = indexes.pop(0)  # one blob used by two layers: the next pass reads it again
+            if not indexes:
+                del pending[blob]
+            _scan_blob(fileobj, f"{where}: layer {index}", index, wanted[index], visit)
 
     for _ in range(len(wanted) + 1):
         if not pending:
             return
-        one_pass(by_name)
+        one_pass()
         # a blob saved as a link to another one: look for the target's name next time
         for name, target in list(links.items()):
             blob = _blob_id(name)

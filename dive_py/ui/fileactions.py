@@ -48,8 +48,10 @@ class FileActions:
         if row.diff is DiffType.REMOVED:
             self.notify(f"{printable(row.path)} was removed in this layer", severity="warning")  # type: ignore[attr-defined]
             return
+        from dive_py.sources.content import keep_engine_blobs
         from dive_py.ui.viewer import FileViewer
 
+        keep_engine_blobs()  # an engine image is streamed again once, not on every file
         analysis = self.analysis  # type: ignore[attr-defined]
         self.push_screen(FileViewer(self.source, analysis.image, analysis.trees,  # type: ignore[attr-defined]
                                     self.explorer.layer, row.path))  # type: ignore[attr-defined]
@@ -81,7 +83,9 @@ class FileActions:
     @work(thread=True, group="extract", exit_on_error=False)
     def _extract(self, path: str, layer: int, target: str) -> None:
         from dive_py.extract import extract
+        from dive_py.sources.content import keep_engine_blobs
 
+        keep_engine_blobs()
         analysis = self.analysis  # type: ignore[attr-defined]
         try:
             report = extract(self.source, analysis.image, analysis.trees, layer, path, target)  # type: ignore[attr-defined]
