@@ -155,18 +155,23 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _read(path: str) -> dict[str, Any]:
+def read_yaml(path: str, what: str = "config") -> Any:
+    """A YAML file's document; ConfigError naming `what`, the path (and line) if unreadable."""
     import yaml
 
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            return yaml.safe_load(fh)
     except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        raise ConfigError(f"{what} {path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config {path}{where}: not valid YAML") from None
+        raise ConfigError(f"{what} {path}{where}: not valid YAML") from None
+
+
+def _read(path: str) -> dict[str, Any]:
+    data = read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, Mapping):
