@@ -19,6 +19,7 @@ from dive_py.commands.common import (
     EXIT_OK,
     EXIT_RULES_FAILED,
     EXIT_USAGE,
+    add_secrets_option,
     add_source_options,
     status,
     write_output,
@@ -43,6 +44,7 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     for key in ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestReclaimableBytes"):
         p.add_argument(f"--{key}", dest=key, metavar="VALUE", help=f"CI rule threshold for {key} ('disabled' to skip)")
     p.add_argument("-i", "--ignore-errors", action="store_true", help="accepted for dive compatibility")
+    add_secrets_option(p)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +69,7 @@ def run_analysis(args: argparse.Namespace, ref: str) -> int:
             raise UsageError("not a terminal: the explorer needs one (use --ci or --json for output)")
         from dive_py.ui import run_ui
 
-        return run_ui(source)
+        return run_ui(source, show_secrets=args.show_secrets)
 
     rules = None
     if ci_mode:
@@ -92,7 +94,7 @@ def run_analysis(args: argparse.Namespace, ref: str) -> int:
     if args.json:
         from dive_py.export.json_export import dumps
 
-        write_output(args.json, dumps(analysis))
+        write_output(args.json, dumps(analysis, args.show_secrets))
     if rules is None:
         return EXIT_OK
 
@@ -130,6 +132,7 @@ def cmd_analyze(argv: list[str]) -> int:
 # Sub-commands by name: a function here, or "module" under dive_py.commands with a main(argv).
 COMMANDS: dict[str, Callable[[list[str]], int] | str] = {
     "demo": cmd_demo,
+    "dockerfile": "dockerfile",
 }
 
 
