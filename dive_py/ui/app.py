@@ -19,7 +19,11 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
 from dive_py.analysis.analyze import Analysis, analyze
+from dive_py.analysis.dockerfile import reconstruct
+from dive_py.analysis.imageconfig import summarize
 from dive_py.errors import DivePyError, printable
+from dive_py.ui.buildsteps import step_details
+from dive_py.ui.configpanel import ConfigScreen
 from dive_py.ui.help import HelpScreen, shared_cursor_section
 from dive_py.ui.viewstate import DIFF_TYPES, CompareMode, ExplorerState, SortMode, format_size
 from dive_py.ui.widgets import (
@@ -99,6 +103,8 @@ class DiveApp(App[int]):
                 tooltip="Switch between the layers and the file tree"),
         Binding("ctrl+f,slash", "open_filter", "Filter", key_display="^f /", id="app.filter",
                 tooltip="Filter the file tree: a regex searched in each full path, applied as you type"),
+        Binding("c", "image_config", "Config", show=False, id="app.image-config",
+                tooltip="The image config: entrypoint, cmd, env, ports, labels, tags, digests"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help",
                 tooltip="This help"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit"),
@@ -112,10 +118,14 @@ class DiveApp(App[int]):
     ]
 
     def __init__(self, source, *, keymap: dict[str, str] | None = None,
-                 progress_interval: float = 0.1):
+                 progress_interval: float = 0.1, show_secrets: bool = False,
+                 show_build_steps: bool = False):
         """`source` has `describe()` and `load(progress)` (a Source); `keymap` maps binding
-        ids (e.g. "tree.toggle-added") to comma-separated keys."""
+        ids (e.g. "tree.toggle-added") to comma-separated keys; `show_secrets` unmasks Env values
+        named like secrets; `show_build_steps` starts with the no-layer steps listed."""
         super().__init__()
+        self.show_secrets = show_secrets
+        self.show_build_steps = show_build_steps
         self.source = source
         self.initial_keymap = dict(keymap or {})
         self.progress_interval = progress_interval
@@ -131,7 +141,7 @@ class DiveApp(App[int]):
             with Vertical(id="left"):
                 with Vertical(id="layers-pane", classes="pane"):
                     yield Static(Text(LAYER_HEADER), id="layers-head", classes="colhead")
-                    yield LayerList(id="layers")
+                    yield LayerList(id="layers", show_build_steps=self.show_build_steps)
                 with VerticalScroll(id="layer-details-pane", classes="pane", can_focus=False):
                     yield Static(id="layer-details")
                 with VerticalScroll(id="image-details-pane", classes="pane", can_focus=False):
@@ -238,7 +248,7 @@ class DiveApp(App[int]):
         self.explorer = ExplorerState(analysis.trees)
         self.explorer.start()
         layers = self.query_one(LayerList)
-        layers.set_layers(image.layers)
+        layers.set_layers(image.layers, reconstruct(image, self.show_secrets))
         layers.set_mode(self.explorer.mode)
         self._update_layer_details()
         self._update_title()
@@ -310,6 +320,11 @@ class DiveApp(App[int]):
         self.query_one("#filter-bar").display = True
         self.query_one("#filter", FilterInput).focus()
 
+    def action_image_config(self) -> None:
+        if len(self.screen_stack) > 1 or self.analysis is None:
+            return
+        self.push_screen(ConfigScreen(summarize(self.analysis.image, self.show_secrets)))
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
@@ -360,14 +375,19 @@ class DiveApp(App[int]):
         self.query_one("#title", Static).update(title)
         layers_pane = self.query_one("#layers-pane")
         if explorer is not None:
+            steps = " · build steps" if self.query_one(LayerList).show_build_steps else ""
             layers_pane.border_subtitle = Text(
-                f"{explorer.mode.value} compare · {len(explorer.trees)} layers")
+                f"{explorer.mode.value} compare · {len(explorer.trees)} layers{steps}")
 
     def _update_layer_details(self) -> None:
         if self.analysis is None or self.explorer is None:
             return
         image = self.analysis.image
         layer = image.layers[self.explorer.layer]
+        step = self.query_one(LayerList).current_step()
+        if step is not None and step.step.layer is None:
+            self.query_one("#layer-details", Static).update(step_details(step))
+            return
         self.query_one("#layer-details", Static).update(layer_details(image, layer))
 
     def _update_tree_titles(self) -> None:
@@ -394,9 +414,9 @@ class DiveApp(App[int]):
         pane.border_subtitle = Text(" · ".join(parts))
 
 
-def run(source, keymap: dict[str, str] | None = None) -> int:
+def run(source, keymap: dict[str, str] | None = None, show_secrets: bool = False) -> int:
     """Run the explorer on a Source until the user quits."""
-    app = DiveApp(source, keymap=keymap)
+    app = DiveApp(source, keymap=keymap, show_secrets=show_secrets)
     app.run()
     return app.return_code or 0
 
