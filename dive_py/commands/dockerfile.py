@@ -23,6 +23,6 @@ def main(argv: list[str]) -> int:
 
     image = load_image(args, args.image)
     text = render(image, reconstruct(image, args.show_secrets))
-    # Lines keep their tabs-free shape; control characters from the image are escaped.
+    # Line breaks are kept; control characters from the image (tabs too) are escaped.
     write_output(args.output, "\n".join(printable(line) for line in text.split("\n")))
     return EXIT_OK
