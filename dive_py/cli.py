@@ -44,6 +44,8 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     for key in ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestReclaimableBytes"):
         p.add_argument(f"--{key}", dest=key, metavar="VALUE", help=f"CI rule threshold for {key} ('disabled' to skip)")
     p.add_argument("-i", "--ignore-errors", action="store_true", help="accepted for dive compatibility")
+    p.add_argument("--config", metavar="FILE", action="append",
+                   help="read this config file instead of dive's and divepy's usual ones (repeatable)")
     add_secrets_option(p)
 
 
@@ -62,14 +64,19 @@ def _parser() -> argparse.ArgumentParser:
 def run_analysis(args: argparse.Namespace, ref: str) -> int:
     from dive_py.sources.resolve import resolve
 
+    from dive_py.config import load_config
+
     ci_mode = args.ci or _ci_env()
-    source = resolve(ref, args.source, args.platform)
+    config = load_config(args.config)
+    for warning in config.warnings:
+        status(f"warning: {printable(warning)}")
+    source = resolve(ref, args.source, args.platform, config["container-engine"])
     if not ci_mode and not args.json:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError("not a terminal: the explorer needs one (use --ci or --json for output)")
         from dive_py.ui import run_ui
 
-        return run_ui(source, show_secrets=args.show_secrets)
+        return run_ui(source, config, show_secrets=args.show_secrets)
 
     rules = None
     if ci_mode:
@@ -132,6 +139,8 @@ def cmd_analyze(argv: list[str]) -> int:
 # Sub-commands by name: a function here, or "module" under dive_py.commands with a main(argv).
 COMMANDS: dict[str, Callable[[list[str]], int] | str] = {
     "demo": cmd_demo,
+    "build": "build",
+    "config": "config",
     "dockerfile": "dockerfile",
 }
 

@@ -12,6 +12,7 @@ from dive_py.sources.resolve import Source
 from dive_py.ui.app import DiveApp
 from dive_py.ui.configpanel import ConfigScreen
 from dive_py.ui.help import HelpScreen
+from dive_py.ui.viewstate import StartOptions
 from dive_py.ui.widgets import FileTreeView, LayerList
 from tests.buildstep_images import DOCKERFILE, FILES, KEYWORDS, LAYER_KEYWORDS, podman_build
 from tests.test_ui import press, run, text_of
@@ -80,7 +81,7 @@ def test_build_steps_from_podman_sit_where_docker_puts_them(podman_cmd, tmp_path
         made = [(row.keyword, row.step.layer) for row in layers.steps.rows if row.step.layer is not None]
         assert made == [(None, 0), ("RUN", 1), ("COPY", 2), ("ADD", 3)]
 
-    run(DiveApp(Source("podman", ref), show_build_steps=True), scenario)
+    run(DiveApp(Source("podman", ref), start=StartOptions(show_build_steps=True)), scenario)
 
 
 @pytest.mark.parametrize("show_secrets", [False, True])

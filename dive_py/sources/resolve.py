@@ -34,8 +34,10 @@ class Source:
         return image_from_parts(parts, os.path.basename(os.path.normpath(self.ref)), self.kind)
 
 
-def resolve(ref: str, source: str | None = None, platform: str | None = None) -> Source:
-    """Pick the source: an explicit --source, a scheme prefix, an existing path, else Docker."""
+def resolve(ref: str, source: str | None = None, platform: str | None = None,
+            engine: str = "docker") -> Source:
+    """Pick the source: a scheme prefix, an explicit --source, an existing path, else `engine`
+    (the config's container-engine)."""
     if not ref:
         raise UsageError("no image given")
     scheme, sep, rest = ref.partition("://")
@@ -49,4 +51,4 @@ def resolve(ref: str, source: str | None = None, platform: str | None = None) ->
         return Source(source, ref, platform)
     if os.path.isfile(ref) or os.path.isdir(ref):
         return Source("oci" if os.path.isdir(ref) else "docker-archive", ref, platform)
-    return Source("docker", ref, platform)
+    return Source(engine, ref, platform)
