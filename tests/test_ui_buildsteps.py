@@ -8,10 +8,12 @@ import re
 import pytest
 
 from dive_py.analysis.imageconfig import MASK
+from dive_py.config import load_config
 from dive_py.sources.resolve import Source
 from dive_py.ui.app import DiveApp
 from dive_py.ui.configpanel import ConfigScreen
 from dive_py.ui.help import HelpScreen
+from dive_py.ui.settings import keymap_from_config, start_options
 from dive_py.ui.viewstate import StartOptions
 from dive_py.ui.widgets import FileTreeView, LayerList
 from tests.buildstep_images import DOCKERFILE, FILES, KEYWORDS, LAYER_KEYWORDS, podman_build
@@ -110,3 +112,23 @@ def test_help_lists_the_new_keys(docker_ref):
         assert "The image config" in text
 
     run(DiveApp(Source("docker", docker_ref)), scenario)
+
+
+def test_config_starts_with_build_steps_and_remaps_their_keys(docker_ref, tmp_path):
+    path = tmp_path / "dive.yaml"
+    path.write_text("layer:\n  show-build-steps: true\nkeybinding:\n  toggle-build-steps: s\n  image-config: ctrl+g\n")
+    config = load_config([str(path)])
+    app = DiveApp(Source("docker", docker_ref), start=start_options(config),
+                  keymap=keymap_from_config(config.keybindings(), dict(config.origins)))
+
+    async def scenario(pilot):
+        layers = pilot.app.query_one(LayerList)
+        assert layers.show_build_steps and row_keywords(layers) == KEYWORDS
+        await press(pilot, "b", "c")
+        assert layers.show_build_steps and not isinstance(pilot.app.screen, ConfigScreen)
+        await press(pilot, "s")
+        assert not layers.show_build_steps
+        await press(pilot, "ctrl+g")
+        assert isinstance(pilot.app.screen, ConfigScreen)
+
+    run(app, scenario)
