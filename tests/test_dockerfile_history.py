@@ -67,6 +67,16 @@ def test_build_args_are_kept_as_notes_and_secrets_masked():
     assert parse("|2 NPM_TOKEN=s3cr3t VERSION=2 /bin/sh -c npm ci", shown).build_args == ("NPM_TOKEN=s3cr3t", "VERSION=2")
 
 
+@pytest.mark.parametrize("created_by", [
+    """/bin/sh -c #(nop)  HEALTHCHECK &{["CMD" "x"] "0s" 'ab'}""",
+    """/bin/sh -c #(nop)  HEALTHCHECK &{["CMD" "x"] "0s" '\\xZZ'}""",
+    """/bin/sh -c #(nop)  CMD ["a\\xZZ" "b"]""",
+    """/bin/sh -c #(nop)  HEALTHCHECK &{["CMD" "x"] "0s" ''}""",
+])
+def test_malformed_go_syntax_is_kept_not_fatal(created_by):
+    assert parse(created_by, CTX).instruction.split(" ", 1)[0] in ("HEALTHCHECK", "CMD")
+
+
 def test_what_is_not_an_instruction_is_not_guessed():
     # debian's base images record the script that made the rootfs
     assert parse("# debian.sh --arch 'amd64' out/ 'bookworm' '@1700438400'", CTX).instruction is None

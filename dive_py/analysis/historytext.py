@@ -181,7 +181,11 @@ def _unquote(token: str) -> str:
     try:
         return json.loads(token)
     except ValueError:  # Go escapes JSON lacks (\x, \a, \v)
+        pass
+    try:
         return codecs.decode(token[1:-1], "unicode_escape")
+    except UnicodeDecodeError:  # not Go's either: keep the text as written
+        return token[1:-1]
 
 
 def _list(text: str) -> list[str]:
@@ -220,9 +224,8 @@ def _healthcheck(text: str, shell: str) -> str:
         return "NONE"
     options = [f"{name}={value}" for name, value in zip(_HEALTH_OPTIONS, _go_strings(match["times"]))
                if value not in ("0s", "")]
-    if match["retries"]:
-        retries = ord(_unquote('"' + match["retries"][1:-1] + '"'))
-        if retries:
-            options.append(f"--retries={retries}")
+    rune = _unquote('"' + (match["retries"] or "''")[1:-1] + '"')
+    if len(rune) == 1 and ord(rune):  # Go prints the retry count as a rune: '\x03'
+        options.append(f"--retries={ord(rune)}")
     command = test[1] if test[0] == "CMD-SHELL" and len(test) == 2 else json.dumps(test[1:])
     return " ".join([*options, "CMD", command])
