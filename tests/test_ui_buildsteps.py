@@ -9,6 +9,7 @@ import pytest
 
 from dive_py.analysis.imageconfig import MASK
 from dive_py.config import load_config
+from dive_py.imagewriter import Entry, write_docker_archive
 from dive_py.sources.resolve import Source
 from dive_py.ui.app import DiveApp
 from dive_py.ui.configpanel import ConfigScreen
@@ -132,3 +133,34 @@ def test_config_starts_with_build_steps_and_remaps_their_keys(docker_ref, tmp_pa
         assert isinstance(pilot.app.screen, ConfigScreen)
 
     run(app, scenario)
+
+
+def test_layers_without_history_and_history_without_layers_are_labelled(tmp_path):
+    """Hand-made archives: one with no history at all, one whose history claims more layers."""
+    layers = [[Entry("a.txt", data=b"a")], [Entry("b.txt", data=b"bb")]]
+    bare = write_docker_archive(str(tmp_path / "bare.tar"), layers, history=[])
+    claims = write_docker_archive(str(tmp_path / "claims.tar"), layers[:1], history=[
+        {"created_by": "/bin/sh -c echo a > /a.txt"},
+        {"created_by": "/bin/sh -c #(nop)  ENV A=1", "empty_layer": True},
+        {"created_by": "/bin/sh -c echo b > /b.txt"}])
+
+    async def bare_scenario(pilot):
+        layers_pane = pilot.app.query_one(LayerList)
+        for _ in range(2):  # without, then with the build steps
+            texts = [rendered(layers_pane, i)[0] for i in range(layers_pane.row_count())]
+            assert len(texts) == 2 and all("(no history (squashed or hand-made))" in t for t in texts)
+            await press(pilot, "b")
+
+    async def claims_scenario(pilot):
+        layers_pane = pilot.app.query_one(LayerList)
+        assert layers_pane.row_count() == 1
+        await press(pilot, "b")
+        texts = [rendered(layers_pane, i)[0] for i in range(layers_pane.row_count())]
+        assert "RUN echo a > /a.txt" in texts[0] and "(no layer) ENV A=1" in texts[1]
+        assert "(no layer (history says it made one)) RUN echo b > /b.txt" in texts[2]
+        await press(pilot, "end")
+        assert pilot.app.explorer.layer == 0
+        assert "the image has no layer left for it" in text_of(pilot.app, "#layer-details")
+
+    run(DiveApp(Source("docker-archive", bare)), bare_scenario)
+    run(DiveApp(Source("docker-archive", claims)), claims_scenario)

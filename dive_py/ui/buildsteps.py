@@ -85,8 +85,9 @@ def step_details(instruction: Instruction) -> Table:
         grid.add_row(Text("Created:"), Text(printable(history.created)))
     if history is not None and history.comment:
         grid.add_row(Text("Comment:"), Text(printable(history.comment)))
-    grid.add_row(Text("Layer:"), Text("none: this step changed only the image's config "
-                                      "(the file tree shows the layer made before it)"))
+    why = ("this step changed only the image's config" if instruction.step.kind == "no layer"
+           else "the history says this step made one, but the image has no layer left for it")
+    grid.add_row(Text("Layer:"), Text(f"none: {why} (the file tree shows the layer made before it)"))
     return grid
 
 
