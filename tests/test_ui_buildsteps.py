@@ -98,6 +98,8 @@ def test_config_panel_shows_the_run_config(docker_ref, show_secrets):
         assert '["CMD", "cat", "/app/version"]  (interval=30s timeout=3s retries=2)' in text
         assert ("DB_PASSWORD=hunter2" in text) == show_secrets
         assert (f"DB_PASSWORD={MASK}" in text) != show_secrets
+        subtitle = str(pilot.app.screen.query_one("#config-box").border_subtitle)
+        assert ("--show-secrets" in subtitle) != show_secrets
         await press(pilot, "escape")
         assert not isinstance(pilot.app.screen, ConfigScreen)
 

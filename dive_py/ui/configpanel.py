@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from dive_py.analysis.imageconfig import MASK
 from dive_py.errors import printable
 
 FIELDS = (
@@ -85,7 +86,9 @@ class ConfigScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="config-box") as box:
             box.border_title = "Image config"
-            box.border_subtitle = "esc closes"
+            masked = any(item.endswith("=" + MASK) for item in self.summary.get("env") or [])
+            box.border_subtitle = ("secret-looking values masked (--show-secrets) · esc closes" if masked
+                                   else "esc closes")
             yield Static(config_table(self.summary), id="config-table")
 
     def action_close(self) -> None:
