@@ -19,6 +19,7 @@ from dive_py.commands.common import (
     EXIT_OK,
     EXIT_RULES_FAILED,
     EXIT_USAGE,
+    add_secrets_option,
     add_source_options,
     status,
     write_output,
@@ -45,6 +46,7 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--ignore-errors", action="store_true", help="accepted for dive compatibility")
     p.add_argument("--config", metavar="FILE", action="append",
                    help="read this config file instead of dive's and divepy's usual ones (repeatable)")
+    add_secrets_option(p)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,7 +76,7 @@ def run_analysis(args: argparse.Namespace, ref: str) -> int:
             raise UsageError("not a terminal: the explorer needs one (use --ci or --json for output)")
         from dive_py.ui import run_ui
 
-        return run_ui(source, config)
+        return run_ui(source, config, show_secrets=args.show_secrets)
 
     rules = None
     if ci_mode:
@@ -99,7 +101,7 @@ def run_analysis(args: argparse.Namespace, ref: str) -> int:
     if args.json:
         from dive_py.export.json_export import dumps
 
-        write_output(args.json, dumps(analysis))
+        write_output(args.json, dumps(analysis, args.show_secrets))
     if rules is None:
         return EXIT_OK
 
@@ -139,6 +141,7 @@ COMMANDS: dict[str, Callable[[list[str]], int] | str] = {
     "demo": cmd_demo,
     "build": "build",
     "config": "config",
+    "dockerfile": "dockerfile",
 }
 
 

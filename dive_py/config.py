@@ -46,6 +46,9 @@ KEYBINDINGS: dict[str, str] = {
     "toggle-unmodified-files": "ctrl+u",
     "toggle-filetree-attributes": "ctrl+b",
     "toggle-sort-order": "ctrl+o",
+    # divepy's own
+    "toggle-build-steps": "b",
+    "image-config": "c",
 }
 # dive keys divepy accepts without effect (dive features divepy does differently).
 IGNORED_KEYS = ("keybinding.toggle-wrap-tree", "keybinding.extract-file", "log.enabled",
@@ -104,6 +107,7 @@ OPTIONS: dict[str, Option] = {
     "filetree.pane-width": Option(0.6, _pane_width, "share of the width for the file tree pane"),
     "filetree.show-attributes": Option(True, _bool, "show permissions, uid:gid and size columns"),
     "layer.show-aggregated-changes": Option(False, _bool, "start comparing against the base layer"),
+    "layer.show-build-steps": Option(False, _bool, "start with the build steps that made no layer listed"),
     "ignore-errors": Option(False, _bool, "analyse what can be read when a layer is broken"),
     "container-engine": Option("docker", _engine, "engine for plain image names (docker, podman)"),
     **{f"keybinding.{name}": Option(keys, _keys, f"keys for {name}") for name, keys in KEYBINDINGS.items()},

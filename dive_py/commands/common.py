@@ -17,6 +17,12 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
+def add_secrets_option(p: argparse.ArgumentParser) -> None:
+    """--show-secrets: print Env and ARG values whose names look like secrets (masked otherwise)."""
+    p.add_argument("--show-secrets", action="store_true",
+                   help="show values of variables named like secrets (PASSWORD, TOKEN, SECRET, KEY)")
+
+
 def status(text: str) -> None:
     """A progress or warning line for the user: stderr, so stdout stays machine-readable."""
     print(text, file=sys.stderr, flush=True)

@@ -19,7 +19,11 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
 from dive_py.analysis.analyze import Analysis, analyze
+from dive_py.analysis.dockerfile import reconstruct
+from dive_py.analysis.imageconfig import summarize
 from dive_py.errors import DivePyError, printable
+from dive_py.ui.buildsteps import step_details
+from dive_py.ui.configpanel import ConfigScreen
 from dive_py.ui.help import HelpScreen, shared_cursor_section
 from dive_py.ui.viewstate import (
     DIFF_TYPES,
@@ -106,6 +110,8 @@ class DiveApp(App[int]):
                 tooltip="Switch between the layers and the file tree"),
         Binding("ctrl+f,slash", "open_filter", "Filter", key_display="^f /", id="app.filter",
                 tooltip="Filter the file tree: a regex searched in each full path, applied as you type"),
+        Binding("c", "image_config", "Config", show=False, id="app.image-config",
+                tooltip="The image config: entrypoint, cmd, env, ports, labels, tags, digests"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help",
                 tooltip="This help"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit"),
@@ -119,11 +125,14 @@ class DiveApp(App[int]):
     ]
 
     def __init__(self, source, *, keymap: dict[str, str] | None = None,
-                 start: StartOptions = StartOptions(), progress_interval: float = 0.1):
+                 start: StartOptions = StartOptions(), progress_interval: float = 0.1,
+                 show_secrets: bool = False):
         """`source` has `describe()` and `load(progress)` (a Source); `keymap` maps binding
         ids (e.g. "tree.toggle-added") to comma-separated keys; `start` is how the
-        explorer starts (compare mode, hidden diff types, collapsed dirs, pane width)."""
+        explorer starts (compare mode, hidden diff types, collapsed dirs, pane width, build
+        steps shown); `show_secrets` unmasks Env values named like secrets."""
         super().__init__()
+        self.show_secrets = show_secrets
         self.source = source
         self.initial_keymap = dict(keymap or {})
         self.start = start
@@ -140,7 +149,7 @@ class DiveApp(App[int]):
             with Vertical(id="left"):
                 with Vertical(id="layers-pane", classes="pane"):
                     yield Static(Text(LAYER_HEADER), id="layers-head", classes="colhead")
-                    yield LayerList(id="layers")
+                    yield LayerList(id="layers", show_build_steps=self.start.show_build_steps)
                 with VerticalScroll(id="layer-details-pane", classes="pane", can_focus=False):
                     yield Static(id="layer-details")
                 with VerticalScroll(id="image-details-pane", classes="pane", can_focus=False):
@@ -261,7 +270,7 @@ class DiveApp(App[int]):
         self.explorer = ExplorerState(analysis.trees, self.start)
         self.explorer.start()
         layers = self.query_one(LayerList)
-        layers.set_layers(image.layers)
+        layers.set_layers(image.layers, reconstruct(image, self.show_secrets))
         layers.set_mode(self.explorer.mode)
         self._update_layer_details()
         self._update_title()
@@ -333,6 +342,11 @@ class DiveApp(App[int]):
         self.query_one("#filter-bar").display = True
         self.query_one("#filter", FilterInput).focus()
 
+    def action_image_config(self) -> None:
+        if len(self.screen_stack) > 1 or self.analysis is None:
+            return
+        self.push_screen(ConfigScreen(summarize(self.analysis.image, self.show_secrets)))
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
@@ -383,14 +397,19 @@ class DiveApp(App[int]):
         self.query_one("#title", Static).update(title)
         layers_pane = self.query_one("#layers-pane")
         if explorer is not None:
+            steps = " · build steps" if self.query_one(LayerList).show_build_steps else ""
             layers_pane.border_subtitle = Text(
-                f"{explorer.mode.value} compare · {len(explorer.trees)} layers")
+                f"{explorer.mode.value} compare · {len(explorer.trees)} layers{steps}")
 
     def _update_layer_details(self) -> None:
         if self.analysis is None or self.explorer is None:
             return
         image = self.analysis.image
         layer = image.layers[self.explorer.layer]
+        step = self.query_one(LayerList).current_step()
+        if step is not None and step.step.layer is None:
+            self.query_one("#layer-details", Static).update(step_details(step))
+            return
         self.query_one("#layer-details", Static).update(layer_details(image, layer))
 
     def _update_tree_titles(self) -> None:
@@ -417,7 +436,7 @@ class DiveApp(App[int]):
         pane.border_subtitle = Text(" · ".join(parts))
 
 
-def run(source, config=None) -> int:
+def run(source, config=None, show_secrets: bool = False) -> int:
     """Run the explorer on a Source until the user quits; `config` is a dive_py.config.Config."""
     from dive_py.ui.settings import keymap_from_config, start_options
 
@@ -425,7 +444,7 @@ def run(source, config=None) -> int:
     if config is not None:
         keymap = keymap_from_config(config.keybindings(), dict(config.origins))
         start = start_options(config)
-    app = DiveApp(source, keymap=keymap, start=start)
+    app = DiveApp(source, keymap=keymap, start=start, show_secrets=show_secrets)
     app.run()
     return app.return_code or 0
 

@@ -38,6 +38,8 @@ BINDING_IDS: dict[str, tuple[str, ...]] = {
     "toggle-unmodified-files": ("tree.toggle-unmodified",),
     "toggle-filetree-attributes": ("tree.toggle-attributes",),
     "toggle-sort-order": ("tree.cycle-sort",),
+    "toggle-build-steps": ("layers.toggle-build-steps",),
+    "image-config": ("app.image-config",),
 }
 
 # dive's names that differ from Textual's; some keys arrive under two names
@@ -97,4 +99,5 @@ def start_options(config) -> StartOptions:
         collapse_all=config["filetree.collapse-dir"],
         show_attributes=config["filetree.show-attributes"],
         pane_width=config["filetree.pane-width"],
+        show_build_steps=config["layer.show-build-steps"],
     )

@@ -564,13 +564,14 @@ class TreeState:
 @dataclass(frozen=True)
 class StartOptions:
     """How the explorer starts (from the config: layer.show-aggregated-changes, diff.hide,
-    filetree.collapse-dir, filetree.show-attributes, filetree.pane-width)."""
+    filetree.collapse-dir, filetree.show-attributes, filetree.pane-width, layer.show-build-steps)."""
 
     mode: CompareMode = CompareMode.LAYER
     hidden: frozenset[DiffType] = frozenset()
     collapse_all: bool = False
     show_attributes: bool = True
     pane_width: float = 0.6  # share of the width for the file tree
+    show_build_steps: bool = False  # list the steps that made no layer in the layers pane
 
 
 class ExplorerState:
