@@ -20,6 +20,7 @@ from dive_py.commands.common import (
     EXIT_RULES_FAILED,
     EXIT_USAGE,
     add_source_options,
+    source_of,
     status,
     write_output,
 )
@@ -57,11 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_analysis(args: argparse.Namespace, ref: str) -> int:
-    from dive_py.sources.resolve import resolve
-
+def run_analysis(args: argparse.Namespace, ref) -> int:
+    """The explorer, CI or JSON for a reference, or for a ready Source (`divepy container`)."""
     ci_mode = args.ci or _ci_env()
-    source = resolve(ref, args.source, args.platform)
+    source = source_of(args, ref) if isinstance(ref, str) else ref
     if not ci_mode and not args.json:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError("not a terminal: the explorer needs one (use --ci or --json for output)")
