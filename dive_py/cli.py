@@ -130,6 +130,8 @@ def cmd_analyze(argv: list[str]) -> int:
 # Sub-commands by name: a function here, or "module" under dive_py.commands with a main(argv).
 COMMANDS: dict[str, Callable[[list[str]], int] | str] = {
     "demo": cmd_demo,
+    "shared": "shared",
+    "diff": "diff",
 }
 
 

@@ -40,7 +40,7 @@ def skopeo_push(source: str, address: str, repo: str, *extra: str) -> None:
 @pytest.fixture(scope="module")
 def built(build_image, docker_client, tmp_path_factory):
     """A built image and its docker-save archive."""
-    image = build_image(DOCKERFILE, {"big.bin": os.urandom(1 << 16)}, tag="i8-registry")
+    image = build_image(DOCKERFILE, {"big.bin": bytes(range(256)) * 256}, tag="i8-registry")
     path = tmp_path_factory.mktemp("i8-registry") / "image.tar"
     with open(path, "wb") as fh:
         for chunk in image.save(named=False):
