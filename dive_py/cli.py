@@ -132,6 +132,7 @@ COMMANDS: dict[str, Callable[[list[str]], int] | str] = {
     "demo": cmd_demo,
     "shared": "shared",
     "diff": "diff",
+    "container": "container",
 }
 
 
