@@ -41,12 +41,13 @@ def _inspect_all(client: Any, engine: str, refs: list[str] | None) -> list[dict[
     return list(seen.values())
 
 
-def layer_users(engine: str = "docker") -> dict[str, list[str]]:
-    users: dict[str, list[str]] = {}
+def layer_users(engine: str = "docker") -> dict[str, list[tuple[str, str]]]:
+    """diff ID -> (image ID, name) of every local image whose layers include it."""
+    users: dict[str, list[tuple[str, str]]] = {}
     client = connect(engine)
     for attrs in _inspect_all(client, engine, None):
         for diff_id in dict.fromkeys((attrs.get("RootFS") or {}).get("Layers") or []):
-            users.setdefault(diff_id, []).append(display_name(attrs))
+            users.setdefault(diff_id, []).append((attrs["Id"], display_name(attrs)))
     return users
 
 

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from dive_py.analysis.analyze import Analysis, analyze
 from dive_py.errors import DivePyError, printable
+from dive_py.ui.across import engine_of, other_users, platform_label, shared_text
 from dive_py.ui.help import HelpScreen, shared_cursor_section
 from dive_py.ui.viewstate import DIFF_TYPES, CompareMode, ExplorerState, SortMode, format_size
 from dive_py.ui.widgets import (
@@ -66,6 +67,14 @@ class LoadFailed(Message):
     def __init__(self, error: str):
         super().__init__()
         self.error = error
+
+
+class SharingFound(Message):
+    """Which local images use which layers (diff ID -> [(image ID, name)])."""
+
+    def __init__(self, users: dict[str, list[tuple[str, str]]]):
+        super().__init__()
+        self.users = users
 
 
 class _LoadCancelled(Exception):
@@ -122,6 +131,7 @@ class DiveApp(App[int]):
         self.analysis: Analysis | None = None
         self.explorer: ExplorerState | None = None
         self.load_error: str | None = None
+        self.layer_users: dict[str, list[tuple[str, str]]] | None = None
         self._status = "starting"
 
     # ------------------------------------------------------------------ layout
@@ -243,6 +253,23 @@ class DiveApp(App[int]):
         self._update_layer_details()
         self._update_title()
         self.query_one(FileTreeView).set_state(self.explorer.tree)
+        engine = engine_of(image)
+        if engine is not None:
+            self._find_sharing(engine)
+
+    @work(thread=True, exclusive=True, group="sharing", exit_on_error=False)
+    def _find_sharing(self, engine: str) -> None:
+        from dive_py.sources.local_images import layer_users
+
+        try:
+            self.post_message(SharingFound(layer_users(engine)))
+        except DivePyError:
+            pass  # the image is loaded; the engine going away only loses this extra line
+
+    @on(SharingFound)
+    def _sharing_found(self, message: SharingFound) -> None:
+        self.layer_users = message.users
+        self._update_layer_details()
 
     # ------------------------------------------------------------------ reacting
     @on(LayerList.LayerHighlighted)
@@ -342,6 +369,9 @@ class DiveApp(App[int]):
         title = Text(" divepy ", style="bold")
         if self.analysis is not None:
             title.append(" " + image_name(self.analysis.image) + " ", style="bold")
+            platform = platform_label(self.analysis.image)
+            if platform:
+                title.append(f" {platform} ", style="dim")
         else:
             title.append(" " + printable(self.source.describe()) + " ")
         explorer = self.explorer
@@ -368,7 +398,9 @@ class DiveApp(App[int]):
             return
         image = self.analysis.image
         layer = image.layers[self.explorer.layer]
-        self.query_one("#layer-details", Static).update(layer_details(image, layer))
+        users = self.layer_users
+        shared = shared_text(other_users(users, image, layer) if users is not None else None)
+        self.query_one("#layer-details", Static).update(layer_details(image, layer, shared))
 
     def _update_tree_titles(self) -> None:
         tree = self.query_one(FileTreeView)
