@@ -153,6 +153,25 @@ def test_basic_auth_with_docker_config_credentials(basic_registry, built, tmp_pa
     assert _content(_json(ref, env={"DOCKER_CONFIG": right})) == _content(_json(built[0].id))
 
 
+def test_credentials_from_a_credential_helper(basic_registry, built, tmp_path):
+    """`credHelpers` names a program speaking Docker's credential-helper protocol on stdin/stdout."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-i8test"
+    helper.write_text("#!/bin/sh\nread server\n"
+                      f"[ \"$1\" = get ] && [ \"$server\" = \"{basic_registry.address}\" ] || exit 1\n"
+                      f"echo '{{\"ServerURL\": \"'$server'\", \"Username\": \"{USER}\", \"Secret\": \"{PASSWORD}\"}}'\n")
+    helper.chmod(0o755)
+    config = tmp_path / "cfg"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"auths": {}, "credHelpers": {basic_registry.address: "i8test"}}))
+    env = {"DOCKER_CONFIG": str(config), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    ref = f"registry://{basic_registry.address}/i8/basic:v1"
+    assert _content(_json(ref, env=env)) == _content(_json(built[0].id))
+    (config / "config.json").write_text(json.dumps({"credsStore": "i8test"}))
+    assert _content(_json(ref, env=env)) == _content(_json(built[0].id))
+
+
 def test_a_blob_that_does_not_match_its_digest_is_refused(basic_registry, built, tmp_path):
     """The registry's storage is damaged behind its back: it serves other bytes for a digest."""
     skopeo_push(f"docker-archive:{built[1]}", basic_registry.address, "i8/damaged:v1",

@@ -159,3 +159,12 @@ def test_diff_across_sources_and_of_an_image_with_itself(images, docker_client, 
     same = _json("diff", a.id, a.tags[0])
     assert same["paths"] == [] and same["summary"]["commonLayers"] == 5
     assert "The final trees are identical." in run_divepy("diff", a.id, a.id).stdout
+
+
+def test_diff_errors_are_one_line(images):
+    _, a, _ = images
+    missing = run_divepy("diff", a.tags[0], "divepy-test/i8-nope:1")
+    assert missing.returncode == 3 and missing.stderr.count("\n") == 1
+    assert "divepy-test/i8-nope:1" in missing.stderr
+    no_tty = run_divepy("diff", a.tags[0], a.tags[0], "--explore")
+    assert no_tty.returncode == 2 and "not a terminal" in no_tty.stderr

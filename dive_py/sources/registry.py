@@ -6,7 +6,8 @@ No daemon, no pull, nothing written to disk. `registry://HOST[:PORT]/REPO[:TAG|@
 - Layers are streamed into the layer reader; every blob's sha256 is checked as it passes.
 - Auth as the distribution spec and Docker do it: a 401 with `WWW-Authenticate: Bearer
   realm=…,service=…,scope=…` is answered with a token from the realm, `Basic` with the
-  credentials of `~/.docker/config.json` (`auths`, base64 `user:password`).
+  credentials of `~/.docker/config.json` (a credential helper named by `credHelpers` or
+  `credsStore`, else `auths` with base64 `user:password`).
 - https always, except plain http for loopback addresses or with `insecure=True`.
 """
 
@@ -19,6 +20,7 @@ import ipaddress
 import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -94,7 +96,15 @@ def docker_credentials(host: str) -> tuple[str, str] | None:
         return None
     except (OSError, ValueError) as exc:
         raise SourceError(f"{path}: cannot read Docker's credentials ({exc})") from None
-    auths = config.get("auths") if isinstance(config, dict) else None
+    if not isinstance(config, dict):
+        return None
+    helpers = config.get("credHelpers") if isinstance(config.get("credHelpers"), dict) else {}
+    helper = helpers.get(host) or config.get("credsStore")
+    if isinstance(helper, str) and helper:
+        found = _from_helper(helper, "https://index.docker.io/v1/" if host == DOCKER_HUB else host)
+        if found:
+            return found
+    auths = config.get("auths")
     if not isinstance(auths, dict):
         return None
     names = {host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"}
@@ -112,6 +122,27 @@ def docker_credentials(host: str) -> tuple[str, str] | None:
         if entry.get("username") and entry.get("password"):
             return str(entry["username"]), str(entry["password"])
     return None
+
+
+def _from_helper(helper: str, server: str) -> tuple[str, str] | None:
+    """Ask a Docker credential helper (`docker-credential-NAME get`); None if it has nothing."""
+    program = f"docker-credential-{helper}"
+    try:
+        proc = subprocess.run([program, "get"], input=server, capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        return None
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SourceError(f"credential helper {program} failed for {server} ({exc})") from None
+    if proc.returncode != 0:
+        return None  # "credentials not found in native keychain" and the like
+    try:
+        answer = json.loads(proc.stdout)
+        user, secret = answer["Username"], answer["Secret"]
+    except (ValueError, KeyError, TypeError):
+        raise SourceError(f"credential helper {program} gave no Username/Secret for {server}") from None
+    if user == "<token>":
+        return None  # an identity token for an OAuth flow, which divepy does not speak
+    return str(user), str(secret)
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -256,6 +287,9 @@ class RegistryClient:
     def manifest(self, reference: str) -> dict[str, Any]:
         digest = reference if ":" in reference else ""
         data, response = self._small(f"manifests/{reference}", digest, MANIFEST_LIMIT, ", ".join(MANIFEST_TYPES))
+        claimed = response.headers.get("Docker-Content-Digest", "")
+        if not digest and claimed.startswith("sha256:"):  # by tag: hold the registry to its word
+            verify(claimed, data, f"{self.where}: manifests/{reference}")
         doc = _expect(_json(data, f"{self.where}: manifest {reference}"), dict, self.where, "manifest")
         if doc.get("schemaVersion") == 1:
             raise ArchiveError(f"{self.where}: manifest {reference} is Docker schema 1, which divepy does not read")
