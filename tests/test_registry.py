@@ -227,3 +227,21 @@ def test_plain_http_only_for_loopback_or_when_allowed(built, tmp_path):
         assert _content(_json(ref, "--insecure-registry")) == _content(_json(built[0].id))
     finally:
         registry.close()
+
+
+def test_references_and_challenges_as_registries_write_them():
+    from dive_py.sources.registry import DOCKER_HUB, parse_challenge, parse_reference
+
+    ref = parse_reference("127.0.0.1:5555/team/app@sha256:" + "a" * 64)
+    assert (ref.host, ref.repo, ref.reference) == ("127.0.0.1:5555", "team/app", "sha256:" + "a" * 64)
+    assert parse_reference("localhost/app").reference == "latest"
+    hub = parse_reference("docker.io/alpine:3.20")
+    assert (hub.host, hub.repo, hub.tag) == (DOCKER_HUB, "library/alpine", "3.20")
+    # Docker Hub's challenge, verbatim
+    assert parse_challenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
+                           'scope="repository:library/alpine:pull"') == (
+        "bearer", {"realm": "https://auth.docker.io/token", "service": "registry.docker.io",
+                   "scope": "repository:library/alpine:pull"})
+    assert parse_challenge('Basic realm="Registry Realm"') == ("basic", {"realm": "Registry Realm"})
+    bad = run_divepy("registry://no-repo", "--json", "-")
+    assert bad.returncode == 2 and "expected HOST[:PORT]/REPO[:TAG|@DIGEST]" in bad.stderr

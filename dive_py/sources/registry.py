@@ -223,7 +223,8 @@ class RegistryClient:
         if response.status_code == 401:
             raise SourceError(f"{self.where}: unauthorized (log in with docker login {self.ref.host})")
         if response.status_code == 404:
-            raise SourceError(f"{self.where}: {path.split('/')[0][:-1]} {path.split('/', 1)[1]} not found")
+            kind, _, name = path.partition("/")  # manifests/TAG or blobs/DIGEST
+            raise SourceError(f"{self.where}: {kind.rstrip('s')} {name} not found")
         if response.status_code >= 400:
             raise SourceError(f"{self.where}: {path} answered HTTP {response.status_code} {_error_text(response)}")
         return response
@@ -333,9 +334,6 @@ class _ManifestBlobs(_Blobs):
     def json(self, path: str) -> Any:
         _, alg, hexpart = path.split("/", 2)
         return self.client.manifest(f"{alg}:{hexpart}")
-
-    def has(self, path: str) -> bool:
-        return True
 
 
 def verify(digest: str, data: bytes, where: str) -> None:
