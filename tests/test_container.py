@@ -3,6 +3,7 @@ change and delete files; the extra layer is checked against the engine's own exp
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tarfile
@@ -77,7 +78,7 @@ def _export_files(container) -> dict[str, tuple[str, int]]:
     """The container's filesystem as the engine exports it: path -> (type, xxh64 of content)."""
     out = {}
     stream = b"".join(container.export())
-    with tarfile.open(fileobj=__import__("io").BytesIO(stream)) as tar:
+    with tarfile.open(fileobj=io.BytesIO(stream)) as tar:
         for member in tar:
             path = member.name.strip("/").removeprefix("./")
             if not path or any(path == p or path.startswith(p + "/") for p in ENGINE_MADE):

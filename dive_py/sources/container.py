@@ -9,7 +9,6 @@ the image like any other layer.
 
 from __future__ import annotations
 
-import io
 import posixpath
 import tarfile
 from dataclasses import dataclass, replace
