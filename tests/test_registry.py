@@ -245,3 +245,25 @@ def test_references_and_challenges_as_registries_write_them():
     assert parse_challenge('Basic realm="Registry Realm"') == ("basic", {"realm": "Registry Realm"})
     bad = run_divepy("registry://no-repo", "--json", "-")
     assert bad.returncode == 2 and "expected HOST[:PORT]/REPO[:TAG|@DIGEST]" in bad.stderr
+
+
+def test_platforms_of_an_oci_archive_and_layout_that_skopeo_wrote(registry_address, tmp_path):
+    """The same multi-platform index, copied by skopeo out of the registry into an OCI archive
+    and an OCI layout: --platform picks, the default is this machine's, a missing one is exit 3."""
+    _multi_platform_layout(tmp_path / "src")
+    skopeo_push(f"oci:{tmp_path / 'src'}:v1", registry_address, "i8/multi:v1", "--all")
+    archive, layout = tmp_path / "multi.tar", tmp_path / "layout"
+    for dest in (f"oci-archive:{archive}:v1", f"oci:{layout}:v1"):
+        proc = subprocess.run(["skopeo", "copy", "-q", "--all", "--src-tls-verify=false",
+                               f"docker://{registry_address}/i8/multi:v1", dest], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    from_registry = _json(f"registry://{registry_address}/i8/multi:v1", "--platform", "linux/arm64/v8")
+    for ref in (f"oci-archive://{archive}", f"oci://{layout}"):
+        assert _content(_json(ref, "--platform", "linux/arm64/v8")) == _content(from_registry)
+        assert len(_json(ref, "--platform", "linux/amd64")["layer"]) == len(_demo_blobs()[0])
+        if host_platform() == ("linux", "amd64"):
+            assert len(_json(ref)["layer"]) == len(_demo_blobs()[0])
+        missing = run_divepy(ref, "--platform", "windows/amd64", "--json", "-")
+        assert missing.returncode == 3 and missing.stderr.count("\n") == 1
+        assert missing.stderr.strip().endswith(
+            "no image for platform windows/amd64 (available: linux/amd64, linux/arm64/v8)")
