@@ -69,6 +69,7 @@ def test_diff_explorer_marks_b_relative_to_a(images):  # noqa: F811
         assert marks["/etc/conf/x"] == DiffType.REMOVED
         assert marks["/bin/busybox"] == DiffType.UNMODIFIED
         assert "B relative to A" in text_of(app, "#title")
+        assert app.query_one("#tree-pane").border_title == "Combined tree: B relative to A"
         details = " ".join(text_of(app, "#image-details").split())
         assert "Added in B: 2 paths" in details and "Common base: 2 layers" in details
         await pilot.press("up")
@@ -76,6 +77,7 @@ def test_diff_explorer_marks_b_relative_to_a(images):  # noqa: F811
         marks = diffs(pilot)
         assert "/data/only-b.bin" not in marks and marks["/app/only-a.txt"] == DiffType.ADDED
         assert "A alone" in text_of(app, "#title")
+        assert app.query_one("#tree-pane").border_title == "A's final tree"
 
     run(app, scenario)
 

@@ -112,6 +112,12 @@ class DiffApp(DiveApp):
         self.query_one("#image-details").update(diff_details(message.diff))
         self.query_one(LayerList).move_cursor(1)
 
+    def _update_tree_titles(self) -> None:
+        super()._update_tree_titles()
+        if self.diff is not None and self.explorer is not None:
+            self.query_one("#tree-pane").border_title = (
+                "Combined tree: B relative to A" if self.explorer.layer == 1 else "A's final tree")
+
     def _update_title(self) -> None:
         if self.diff is None or self.explorer is None:
             super()._update_title()
