@@ -24,11 +24,11 @@ def status(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def source_of(args: argparse.Namespace, ref: str):
-    """The Source the source options and a reference name."""
+def source_of(args: argparse.Namespace, ref: str, engine: str = "docker"):
+    """The Source the source options and a reference name; `engine` for plain image names."""
     from dive_py.sources.resolve import resolve
 
-    return resolve(ref, getattr(args, "source", None), getattr(args, "platform", None),
+    return resolve(ref, getattr(args, "source", None), getattr(args, "platform", None), engine,
                    getattr(args, "insecure_registry", False))
 
 

@@ -88,9 +88,11 @@ def main(argv: list[str]) -> int:
             raise UsageError("--explore and --json do not go together")
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError("not a terminal: the explorer needs one (drop --explore for a table)")
+        from dive_py.config import load_config
         from dive_py.ui.diffapp import run
 
-        return run(source_of(args, args.image_a), source_of(args, args.image_b))
+        config = load_config()
+        return run(source_of(args, args.image_a), source_of(args, args.image_b), config)
     diff = diff_images(load_analysis(args, args.image_a), load_analysis(args, args.image_b))
     if args.json:
         write_output(args.json, json.dumps(to_json(diff), indent=2) + "\n")

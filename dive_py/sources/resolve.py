@@ -38,12 +38,13 @@ class Source:
 
 
 def resolve(ref: str, source: str | None = None, platform: str | None = None,
-            insecure: bool = False) -> Source:
-    """Pick the source: an explicit --source, a scheme prefix, an existing path, else Docker."""
-    return replace(_resolve(ref, source, platform), insecure=insecure)
+            engine: str = "docker", insecure: bool = False) -> Source:
+    """Pick the source: a scheme prefix, an explicit --source, an existing path, else `engine`
+    (the config's container-engine). `insecure`: a registry may be plain http."""
+    return replace(_resolve(ref, source, platform, engine), insecure=insecure)
 
 
-def _resolve(ref: str, source: str | None, platform: str | None) -> Source:
+def _resolve(ref: str, source: str | None, platform: str | None, engine: str) -> Source:
     if not ref:
         raise UsageError("no image given")
     scheme, sep, rest = ref.partition("://")
@@ -57,4 +58,4 @@ def _resolve(ref: str, source: str | None, platform: str | None) -> Source:
         return Source(source, ref, platform)
     if os.path.isfile(ref) or os.path.isdir(ref):
         return Source("oci" if os.path.isdir(ref) else "docker-archive", ref, platform)
-    return Source("docker", ref, platform)
+    return Source(engine, ref, platform)

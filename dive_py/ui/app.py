@@ -10,7 +10,7 @@ import gc
 import time
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
@@ -22,7 +22,14 @@ from dive_py.analysis.analyze import Analysis, analyze
 from dive_py.errors import DivePyError, printable
 from dive_py.ui.across import engine_of, other_users, platform_label, shared_text
 from dive_py.ui.help import HelpScreen, shared_cursor_section
-from dive_py.ui.viewstate import DIFF_TYPES, CompareMode, ExplorerState, SortMode, format_size
+from dive_py.ui.viewstate import (
+    DIFF_TYPES,
+    CompareMode,
+    ExplorerState,
+    SortMode,
+    StartOptions,
+    format_size,
+)
 from dive_py.ui.widgets import (
     FileTreeView,
     LayerList,
@@ -121,12 +128,14 @@ class DiveApp(App[int]):
     ]
 
     def __init__(self, source, *, keymap: dict[str, str] | None = None,
-                 progress_interval: float = 0.1):
+                 start: StartOptions = StartOptions(), progress_interval: float = 0.1):
         """`source` has `describe()` and `load(progress)` (a Source); `keymap` maps binding
-        ids (e.g. "tree.toggle-added") to comma-separated keys."""
+        ids (e.g. "tree.toggle-added") to comma-separated keys; `start` is how the
+        explorer starts (compare mode, hidden diff types, collapsed dirs, pane width)."""
         super().__init__()
         self.source = source
         self.initial_keymap = dict(keymap or {})
+        self.start = start
         self.progress_interval = progress_interval
         self.analysis: Analysis | None = None
         self.explorer: ExplorerState | None = None
@@ -165,11 +174,25 @@ class DiveApp(App[int]):
         self.query_one("#image-details-pane").border_title = "Image details"
         self.query_one("#filter-bar").display = False
         self.query_one("#filter-error").display = False
+        self.query_one(FileTreeView).show_attributes = self.start.show_attributes
+        self._apply_pane_width()
         self.query_one(LayerList).focus()
         self._update_title()
         self._update_tree_titles()
         self._show_message(Text(f"Loading {printable(self.source.describe())} …"))
         self._load()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_pane_width(event.size.width)
+
+    def _apply_pane_width(self, width: int | None = None) -> None:
+        """filetree.pane-width in the two-column layout; stacked panes take the full width."""
+        left, tree = self.query_one("#left"), self.query_one("#tree-pane")
+        if (width or self.size.width) < self.HORIZONTAL_BREAKPOINTS[-1][0]:
+            left.styles.width = tree.styles.width = None
+        else:
+            share = round(self.start.pane_width * 1000)
+            left.styles.width, tree.styles.width = f"{1000 - share}fr", f"{share}fr"
 
     # ------------------------------------------------------------------ loading
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
@@ -245,7 +268,7 @@ class DiveApp(App[int]):
             self._update_title()
             return
         self._hide_message()
-        self.explorer = ExplorerState(analysis.trees)
+        self.explorer = ExplorerState(analysis.trees, self.start)
         self.explorer.start()
         layers = self.query_one(LayerList)
         layers.set_layers(image.layers)
@@ -426,9 +449,19 @@ class DiveApp(App[int]):
         pane.border_subtitle = Text(" · ".join(parts))
 
 
-def run(source, keymap: dict[str, str] | None = None) -> int:
-    """Run the explorer on a Source until the user quits."""
-    app = DiveApp(source, keymap=keymap)
+def app_options(config=None) -> dict:
+    """The keymap and start options a dive_py.config.Config gives the explorer."""
+    from dive_py.ui.settings import keymap_from_config, start_options
+
+    if config is None:
+        return {"keymap": {}, "start": StartOptions()}
+    return {"keymap": keymap_from_config(config.keybindings(), dict(config.origins)),
+            "start": start_options(config)}
+
+
+def run(source, config=None) -> int:
+    """Run the explorer on a Source until the user quits; `config` is a dive_py.config.Config."""
+    app = DiveApp(source, **app_options(config))
     app.run()
     return app.return_code or 0
 

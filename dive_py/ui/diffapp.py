@@ -21,7 +21,7 @@ from dive_py.analysis.imagediff import ADDED, CHANGED, REMOVED, ImageDiff, diff_
 from dive_py.errors import DivePyError
 from dive_py.model.image import HistoryStep, Image, Layer
 from dive_py.ui.across import platform_label
-from dive_py.ui.app import AnalysisReady, BytesRead, DiveApp, LoadFailed
+from dive_py.ui.app import AnalysisReady, BytesRead, DiveApp, LoadFailed, app_options
 from dive_py.ui.viewstate import format_size
 from dive_py.ui.widgets import LayerList, _fields, image_name
 
@@ -131,8 +131,8 @@ class DiffApp(DiveApp):
         self.query_one("#title").update(title)
 
 
-def run(source_a, source_b) -> int:
-    app = DiffApp(source_a, source_b)
+def run(source_a, source_b, config=None) -> int:
+    app = DiffApp(source_a, source_b, **app_options(config))
     app.run()
     return app.return_code or 0
 
