@@ -21,6 +21,7 @@ from dive_py.commands.common import (
     EXIT_USAGE,
     add_secrets_option,
     add_source_options,
+    source_of,
     status,
     write_output,
 )
@@ -61,16 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_analysis(args: argparse.Namespace, ref: str) -> int:
-    from dive_py.sources.resolve import resolve
-
+def run_analysis(args: argparse.Namespace, ref) -> int:
+    """The explorer, CI or JSON for a reference, or for a ready Source (`divepy container`)."""
     from dive_py.config import load_config
 
     ci_mode = args.ci or _ci_env()
     config = load_config(args.config)
     for warning in config.warnings:
         status(f"warning: {printable(warning)}")
-    source = resolve(ref, args.source, args.platform, config["container-engine"])
+    source = source_of(args, ref, config["container-engine"]) if isinstance(ref, str) else ref
     if not ci_mode and not args.json:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError("not a terminal: the explorer needs one (use --ci or --json for output)")
@@ -142,6 +142,9 @@ COMMANDS: dict[str, Callable[[list[str]], int] | str] = {
     "build": "build",
     "config": "config",
     "dockerfile": "dockerfile",
+    "shared": "shared",
+    "diff": "diff",
+    "container": "container",
 }
 
 

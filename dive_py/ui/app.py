@@ -22,6 +22,7 @@ from dive_py.analysis.analyze import Analysis, analyze
 from dive_py.analysis.dockerfile import reconstruct
 from dive_py.analysis.imageconfig import summarize
 from dive_py.errors import DivePyError, printable
+from dive_py.ui.across import engine_of, other_users, platform_label, shared_text
 from dive_py.ui.buildsteps import step_details
 from dive_py.ui.configpanel import ConfigScreen
 from dive_py.ui.help import HelpScreen, shared_cursor_section
@@ -77,6 +78,14 @@ class LoadFailed(Message):
     def __init__(self, error: str):
         super().__init__()
         self.error = error
+
+
+class SharingFound(Message):
+    """Which local images use which layers (diff ID -> [(image ID, name)])."""
+
+    def __init__(self, users: dict[str, list[tuple[str, str]]]):
+        super().__init__()
+        self.users = users
 
 
 class _LoadCancelled(Exception):
@@ -140,6 +149,7 @@ class DiveApp(App[int]):
         self.analysis: Analysis | None = None
         self.explorer: ExplorerState | None = None
         self.load_error: str | None = None
+        self.layer_users: dict[str, list[tuple[str, str]]] | None = None
         self._status = "starting"
 
     # ------------------------------------------------------------------ layout
@@ -275,6 +285,23 @@ class DiveApp(App[int]):
         self._update_layer_details()
         self._update_title()
         self.query_one(FileTreeView).set_state(self.explorer.tree)
+        engine = engine_of(image)
+        if engine is not None:
+            self._find_sharing(engine)
+
+    @work(thread=True, exclusive=True, group="sharing", exit_on_error=False)
+    def _find_sharing(self, engine: str) -> None:
+        from dive_py.sources.local_images import layer_users
+
+        try:
+            self.post_message(SharingFound(layer_users(engine)))
+        except DivePyError:
+            pass  # the image is loaded; the engine going away only loses this extra line
+
+    @on(SharingFound)
+    def _sharing_found(self, message: SharingFound) -> None:
+        self.layer_users = message.users
+        self._update_layer_details()
 
     # ------------------------------------------------------------------ reacting
     @on(LayerList.LayerHighlighted)
@@ -379,6 +406,9 @@ class DiveApp(App[int]):
         title = Text(" divepy ", style="bold")
         if self.analysis is not None:
             title.append(" " + image_name(self.analysis.image) + " ", style="bold")
+            platform = platform_label(self.analysis.image)
+            if platform:
+                title.append(f" {platform} ", style="dim")
         else:
             title.append(" " + printable(self.source.describe()) + " ")
         explorer = self.explorer
@@ -410,7 +440,9 @@ class DiveApp(App[int]):
         if step is not None and step.step.layer is None:
             self.query_one("#layer-details", Static).update(step_details(step))
             return
-        self.query_one("#layer-details", Static).update(layer_details(image, layer))
+        users = self.layer_users
+        shared = shared_text(other_users(users, image, layer) if users is not None else None)
+        self.query_one("#layer-details", Static).update(layer_details(image, layer, shared))
 
     def _update_tree_titles(self) -> None:
         tree = self.query_one(FileTreeView)
@@ -436,15 +468,19 @@ class DiveApp(App[int]):
         pane.border_subtitle = Text(" · ".join(parts))
 
 
-def run(source, config=None, show_secrets: bool = False) -> int:
-    """Run the explorer on a Source until the user quits; `config` is a dive_py.config.Config."""
+def app_options(config=None) -> dict:
+    """The keymap and start options a dive_py.config.Config gives the explorer."""
     from dive_py.ui.settings import keymap_from_config, start_options
 
-    keymap, start = {}, StartOptions()
-    if config is not None:
-        keymap = keymap_from_config(config.keybindings(), dict(config.origins))
-        start = start_options(config)
-    app = DiveApp(source, keymap=keymap, start=start, show_secrets=show_secrets)
+    if config is None:
+        return {"keymap": {}, "start": StartOptions()}
+    return {"keymap": keymap_from_config(config.keybindings(), dict(config.origins)),
+            "start": start_options(config)}
+
+
+def run(source, config=None, show_secrets: bool = False) -> int:
+    """Run the explorer on a Source until the user quits; `config` is a dive_py.config.Config."""
+    app = DiveApp(source, **app_options(config), show_secrets=show_secrets)
     app.run()
     return app.return_code or 0
 

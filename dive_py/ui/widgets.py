@@ -530,8 +530,9 @@ def _fields(rows: list[tuple[str, str]]) -> Table:
     return grid
 
 
-def layer_details(image: Image, layer: Layer) -> Table:
-    """Tags, ids, digest and the full command of a layer."""
+def layer_details(image: Image, layer: Layer, shared: str | None = None) -> Table:
+    """Tags, ids, digest and the full command of a layer; `shared`: which other local images
+    use it (None: not known)."""
     is_top = layer.index == len(image.layers) - 1
     tags = ", ".join(printable(t) for t in image.tags) if is_top and image.tags else "(none)"
     rows = [
@@ -540,6 +541,8 @@ def layer_details(image: Image, layer: Layer) -> Table:
         ("Digest", printable(layer.digest) or "(unknown)"),
         ("Size", f"{format_size(layer.size)} ({layer.size:,} bytes)"),
     ]
+    if shared is not None:
+        rows.append(("Shared with", shared))
     if layer.history is not None and layer.history.created:
         rows.append(("Created", printable(layer.history.created)))
     if layer.history is not None and layer.history.comment:
