@@ -160,3 +160,16 @@ def build_image(docker_client: docker.DockerClient) -> Callable[..., docker.mode
         return image
 
     return build
+
+
+@pytest.fixture(scope="session")
+def podman_busybox(docker_client: docker.DockerClient, podman_client: docker.DockerClient, busybox_image) -> str:
+    """The busybox base image, copied from dockerd into the podman service; its name there."""
+    name = f"localhost/{BUSYBOX_IMAGE}"
+    try:
+        podman_client.images.get(name)
+    except docker.errors.ImageNotFound:
+        data = b"".join(busybox_image.save(named=True))
+        podman_client.images.load(data)
+        podman_client.images.get(name)
+    return name

@@ -197,3 +197,42 @@ def test_engine_blobs_kept_by_the_explorer_serve_later_reads(build_image, docker
         for cached in cache.files.values():
             cached.close()
         content._cache = None
+
+
+def test_cat_and_extract_from_a_registry(refs, registry_address, tmp_path):
+    proc = subprocess.run(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"docker-archive:{refs['archive']}",
+                           f"docker://{registry_address}/i7/files:v1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    ref = f"registry://{registry_address}/i7/files:v1"
+    assert cat(ref, "/app/conf.txt", "--layer", "1").stdout == b"v1\n"
+    assert cat(ref, "/applink/soft").stdout == NUMBERS
+    proc = run_divepy("extract", ref, "/app/app.sh", "--to", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "app.sh").read_bytes() == APP_SH
+
+
+def test_files_of_a_container_come_from_its_writable_layer_or_its_image(image, docker_client):
+    from dive_py.analysis.analyze import analyze
+    from dive_py.sources.container import ContainerSource
+    from dive_py.sources.content import open_file
+
+    name = "divepy-test-i7-container"
+    try:
+        docker_client.containers.get(name).remove(force=True)
+    except Exception:  # noqa: BLE001 - not there
+        pass
+    container = docker_client.containers.run(
+        image.id, ["sh", "-c", "echo new > /new.txt && echo changed > /app/app.sh"],
+        name=name, detach=True, network_mode="none")
+    try:
+        assert container.wait(timeout=120)["StatusCode"] == 0
+        source = ContainerSource(name)
+        analysis = analyze(source.load())
+        top = len(analysis.image.layers) - 1
+        for layer, path, expected in [(top, "/new.txt", b"new\n"), (top, "/app/app.sh", b"changed\n"),
+                                      (top - 1, "/app/app.sh", APP_SH), (top, "/app/soft", NUMBERS)]:
+            _, fh = open_file(source, analysis.image, analysis.trees, layer, path)
+            with fh:
+                assert fh.read() == expected, (layer, path)
+    finally:
+        container.remove(force=True)

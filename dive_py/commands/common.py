@@ -12,9 +12,17 @@ EXIT_OK, EXIT_RULES_FAILED, EXIT_USAGE, EXIT_IMAGE = 0, 1, 2, 3
 
 def add_source_options(p: argparse.ArgumentParser) -> None:
     """Where an image comes from: every command that reads an image takes these."""
-    p.add_argument("--source", help="docker (default), podman, docker-archive, oci-archive, oci")
+    p.add_argument("--source", help="docker (default), podman, docker-archive, oci-archive, oci, registry")
     p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+    p.add_argument("--insecure-registry", action="store_true",
+                   help="registry source: allow plain http for any host (always allowed for loopback)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def add_secrets_option(p: argparse.ArgumentParser) -> None:
+    """--show-secrets: print Env and ARG values whose names look like secrets (masked otherwise)."""
+    p.add_argument("--show-secrets", action="store_true",
+                   help="show values of variables named like secrets (PASSWORD, TOKEN, SECRET, KEY)")
 
 
 def status(text: str) -> None:
@@ -22,11 +30,17 @@ def status(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def load_image(args: argparse.Namespace, ref: str):
-    """Resolve and read an image, printing its warnings; raises DivePyError on failure."""
+def source_of(args: argparse.Namespace, ref: str, engine: str = "docker"):
+    """The Source the source options and a reference name; `engine` for plain image names."""
     from dive_py.sources.resolve import resolve
 
-    image = resolve(ref, getattr(args, "source", None), getattr(args, "platform", None)).load()
+    return resolve(ref, getattr(args, "source", None), getattr(args, "platform", None), engine,
+                   getattr(args, "insecure_registry", False))
+
+
+def load_image(args: argparse.Namespace, ref: str):
+    """Resolve and read an image, printing its warnings; raises DivePyError on failure."""
+    image = source_of(args, ref).load()
     for warning in image.warnings:
         status(f"warning: {printable(warning)}")
     return image

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from dive_py.commands.common import add_source_options, status
+from dive_py.commands.common import add_source_options, source_of, status
 from dive_py.errors import printable
 
 
@@ -29,9 +29,8 @@ def parser(prog: str, description: str, with_layer: bool = True) -> argparse.Arg
 def open_image(args: argparse.Namespace) -> Opened:
     from dive_py.analysis.analyze import analyze
     from dive_py.model.lookup import layer_index
-    from dive_py.sources.resolve import resolve
 
-    source = resolve(args.image, args.source, args.platform)
+    source = source_of(args, args.image)
     image = source.load()
     for warning in image.warnings:
         status(f"warning: {printable(warning)}")

@@ -30,6 +30,7 @@ from dive_py.sources import archive
 from dive_py.sources.assemble import _blob_id
 from dive_py.sources.layer_tar import CHUNK, compression_of, decompressed
 
+FILE_KINDS = ("docker-archive", "oci-archive", "oci")
 Visit = Callable[[int, str, tarfile.TarInfo, BinaryIO | None], None]
 Wanted = Mapping[int, Collection[str]]
 
@@ -45,6 +46,15 @@ def scan_layers(source, image: Image, wanted: Wanted, visit: Visit) -> None:
     if source.kind in ("docker", "podman"):
         _scan_engine(source, image, wanted, visit)
         return
+    if source.kind == "registry":
+        for index in sorted(wanted):
+            _scan_registry(source, image, index, wanted[index], visit)
+        return
+    if source.kind.endswith(" container"):
+        _scan_container(source, image, wanted, visit)
+        return
+    if source.kind not in FILE_KINDS:
+        raise SourceError(f"{source.describe()}: reading file contents is not supported for {source.kind} sources")
     with _blob_opener(source, image) as open_blob:
         for index in sorted(wanted):
             where = f"{source.describe()}: layer {index}"
@@ -305,6 +315,65 @@ def _scan_engine_stream(source, image: Image, wanted: dict[int, set[str]], visit
         raise SourceError(f"{where}: layer blob {sorted(pending)[0]} is missing from the engine's export")
 
 
+# ------------------------------------------------------------------ containers
+
+def _scan_container(source, image: Image, wanted: dict[int, set[str]], visit: Visit) -> None:
+    """The image's layers from the engine; the writable layer on top through archive reads of
+    the container (what it holds now: a running container may have changed it since)."""
+    from dive_py.sources import daemon
+    from dive_py.sources.container import _container
+    from dive_py.sources.resolve import Source
+
+    top = len(image.layers) - 1
+    below = {i: paths for i, paths in wanted.items() if i != top}
+    if below:
+        _scan_engine(Source(source.engine, image.image_id), image, below, visit)
+    if top not in wanted:
+        return
+    where = source.describe()
+    container = _container(daemon.connect(source.engine), source.ref, source.engine)
+    for path in sorted(wanted[top]):
+        try:
+            chunks, _stat = container.get_archive("/" + path)
+            stream = io.BufferedReader(daemon.ChunkStream(iter(chunks), where), CHUNK)
+            with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:
+                member = tar.next()  # the path itself, named by its last component
+                if member is not None:
+                    visit(top, path, member, tar.extractfile(member) if member.isreg() else None)
+        except tarfile.TarError as exc:
+            raise SourceError(f"{where}: /{path}: unreadable archive ({exc})") from None
+        except Exception as exc:
+            from docker.errors import APIError, NotFound
+
+            if isinstance(exc, NotFound):
+                continue  # gone since the change list was read: reported as missing
+            if isinstance(exc, APIError):
+                raise SourceError(f"{where}: engine refused to read /{path} ({exc.explanation or exc})") from None
+            raise
+
+
+# ------------------------------------------------------------------ registries
+
+def _scan_registry(source, image: Image, index: int, paths: Collection[str], visit: Visit) -> None:
+    """Fetch the layer blob again and scan it as it arrives; its digest is checked at the end."""
+    from dive_py.sources import registry
+
+    client = registry.RegistryClient(registry.parse_reference(source.ref), getattr(source, "insecure", False))
+    digest = f"sha256:{image.layers[index].blob_id}"
+    where = f"{client.where}: layer {index}"
+    response = client.get(f"blobs/{digest}", stream=True)
+    with response:
+        hashing = registry._Hashing(response.raw)
+        stream = io.BufferedReader(hashing, CHUNK)
+        try:
+            _scan_blob(stream, where, index, paths, visit)  # type: ignore[arg-type]
+            while stream.read(CHUNK):  # the rest counts for the digest
+                pass
+        except OSError as exc:
+            raise SourceError(f"{where}: transfer failed ({exc})") from None
+    registry.check_digest(digest, hashing.sha.hexdigest(), where)
+
+
 # ------------------------------------------------------------------ reading one file
 
 def copy_stream(src: BinaryIO, dst: BinaryIO) -> int:
@@ -352,7 +421,7 @@ def open_file(source, image: Image, trees, layer: int, path: str) -> tuple[str, 
 
     real, node = find_node(trees, layer, path)
     origin_layer, origin_path = content_origin(trees, real, node)
-    if source.kind not in ("docker", "podman"):
+    if source.kind in FILE_KINDS:
         in_place = _open_in_place(source, image, origin_layer, origin_path)
         if in_place is not None:
             return real, in_place  # type: ignore[return-value]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dive_py.errors import ArchiveError, SourceError
-from dive_py.model.image import Image
+from dive_py.model.image import Image, Storage
 from dive_py.sources.archive import Progress, read_tar_stream
 from dive_py.sources.assemble import image_from_parts
 
@@ -124,4 +124,16 @@ def load(ref: str, engine: str = "docker", progress: Progress | None = None,
     except ArchiveError as exc:
         raise SourceError(f"{where}: the engine's export is unreadable: {exc}") from None
     tags = tuple(image.tags) or tuple(parts.tags)
-    return replace(image_from_parts(parts, ref, engine, image.id), tags=tags)
+    attrs = image.attrs if isinstance(image.attrs, dict) else {}
+    digests = tuple(d for d in attrs.get("RepoDigests") or () if isinstance(d, str))
+    return replace(image_from_parts(parts, ref, engine, image.id), tags=tags,
+                   repo_digests=digests, storage=storage_of(attrs))
+
+
+def storage_of(attrs: dict[str, Any]) -> Storage | None:
+    """The engine's GraphDriver from an image inspect, as it reports it (data may be null)."""
+    driver = attrs.get("GraphDriver")
+    if not isinstance(driver, dict) or not driver.get("Name"):
+        return None
+    data = driver.get("Data") if isinstance(driver.get("Data"), dict) else {}
+    return Storage(str(driver["Name"]), tuple(sorted((str(k), str(v)) for k, v in data.items())))

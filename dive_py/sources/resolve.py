@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dive_py.errors import SourceError, UsageError
 from dive_py.model.image import Image
-from dive_py.sources import archive, daemon
+from dive_py.sources import archive, daemon, registry
 from dive_py.sources.archive import Progress
 from dive_py.sources.assemble import image_from_parts
 
 ENGINES = ("docker", "podman")
 FILE_SCHEMES = ("docker-archive", "oci-archive", "oci")
-SOURCES = ENGINES + FILE_SCHEMES
+SOURCES = ENGINES + FILE_SCHEMES + ("registry",)
 
 
 @dataclass(frozen=True)
 class Source:
     kind: str  # one of SOURCES
-    ref: str  # image reference for engines, a path for files
+    ref: str  # image reference for engines and registries, a path for files
     platform: str | None = None
+    insecure: bool = False  # registry: plain http allowed for any host, not only loopback
 
     def describe(self) -> str:
         return f"{self.kind}://{self.ref}"
@@ -28,14 +29,22 @@ class Source:
     def load(self, progress: Progress | None = None) -> Image:
         if self.kind in ENGINES:
             return daemon.load(self.ref, self.kind, progress, self.platform)
+        if self.kind == "registry":
+            return registry.load(self.ref, self.platform, progress, self.insecure)
         if not os.path.exists(self.ref):
             raise SourceError(f"{self.ref}: no such file or directory")
         parts = archive.read_path(self.ref, self.platform, progress)
         return image_from_parts(parts, os.path.basename(os.path.normpath(self.ref)), self.kind)
 
 
-def resolve(ref: str, source: str | None = None, platform: str | None = None) -> Source:
-    """Pick the source: an explicit --source, a scheme prefix, an existing path, else Docker."""
+def resolve(ref: str, source: str | None = None, platform: str | None = None,
+            engine: str = "docker", insecure: bool = False) -> Source:
+    """Pick the source: a scheme prefix, an explicit --source, an existing path, else `engine`
+    (the config's container-engine). `insecure`: a registry may be plain http."""
+    return replace(_resolve(ref, source, platform, engine), insecure=insecure)
+
+
+def _resolve(ref: str, source: str | None, platform: str | None, engine: str) -> Source:
     if not ref:
         raise UsageError("no image given")
     scheme, sep, rest = ref.partition("://")
@@ -49,4 +58,4 @@ def resolve(ref: str, source: str | None = None, platform: str | None = None) ->
         return Source(source, ref, platform)
     if os.path.isfile(ref) or os.path.isdir(ref):
         return Source("oci" if os.path.isdir(ref) else "docker-archive", ref, platform)
-    return Source("docker", ref, platform)
+    return Source(engine, ref, platform)

@@ -119,7 +119,8 @@ class FileActions:
         explorer = self.explorer  # type: ignore[attr-defined]
         tree = self.query_one(FileTreeView)  # type: ignore[attr-defined]
         explorer.select_layer(layer)
-        self.query_one(LayerList).move_cursor(layer)  # type: ignore[attr-defined]
+        layers = self.query_one(LayerList)  # type: ignore[attr-defined]
+        layers.move_cursor(layers.steps.row_of_layer(layer))
         state = tree.state
         for parent in ancestors(path):
             state.options = state.options.with_collapsed(parent, False)

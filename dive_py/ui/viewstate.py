@@ -561,14 +561,28 @@ class TreeState:
         return True
 
 
+@dataclass(frozen=True)
+class StartOptions:
+    """How the explorer starts (from the config: layer.show-aggregated-changes, diff.hide,
+    filetree.collapse-dir, filetree.show-attributes, filetree.pane-width, layer.show-build-steps)."""
+
+    mode: CompareMode = CompareMode.LAYER
+    hidden: frozenset[DiffType] = frozenset()
+    collapse_all: bool = False
+    show_attributes: bool = True
+    pane_width: float = 0.6  # share of the width for the file tree
+    show_build_steps: bool = False  # list the steps that made no layer in the layers pane
+
+
 class ExplorerState:
     """The selected layer and compare mode, and the tree state they feed."""
 
-    def __init__(self, trees: Sequence[Node]):
+    def __init__(self, trees: Sequence[Node], start: StartOptions = StartOptions()):
         self.trees = trees
         self.layer = 0
-        self.mode = CompareMode.LAYER
+        self.mode = start.mode
         self.tree = TreeState()
+        self.tree.options = replace(self.tree.options, hidden=start.hidden, collapse_all=start.collapse_all)
         # a few recent comparisons (with their cached children lists) for quick returns
         self._comparisons: OrderedDict[tuple[int, CompareMode], Comparison] = OrderedDict()
 
