@@ -81,7 +81,7 @@ def test_hints_in_json_ci_and_markdown(image, tmp_path):
     proc = run_divepy(image.id, "--ci", "--json", str(out), "--markdown", str(md),
                       "--highestReclaimableBytes", "100KB", env={"NO_COLOR": "1"})
     data = json.loads(out.read_text())
-    assert set(data) == {"layer", "image", "hints"}
+    assert set(data) == {"layer", "image", "config", "hints"}
     assert {h["kind"] for h in data["hints"]} == {"package-cache", "deleted-later", "attributes-only",
                                                   "duplicate-content", "large-file"}
     assert set(data["hints"][0]) == {"kind", "message", "bytesSaved", "layers", "paths", "fix"}
