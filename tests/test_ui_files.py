@@ -182,3 +182,25 @@ def test_image_details_show_the_hints(tmp_path):
         assert "COPY --chmod" in hints
 
     run(Source("docker-archive", demo_archive(str(tmp_path))), scenario)
+
+
+def test_the_diff_explorer_views_the_file_of_a_or_b(image, build_image):
+    from dive_py.ui.diffapp import DiffApp
+
+    other = build_image("FROM divepy-test/busybox:latest\nRUN mkdir /w && echo other > /w/app.py\n", tag="i7-ui-a")
+
+    async def main():
+        app = DiffApp(Source("docker", other.id), Source("docker", image.id))
+        async with app.run_test(size=(140, 45)) as pilot:
+            await settle(pilot)
+            for layer, expected in ((0, "other\n"), (1, (APP_PY + b"main()\n").decode())):
+                app.jump_to(layer, "/w/app.py")
+                await settle(pilot)
+                await press(pilot, "enter")
+                assert isinstance(app.screen, FileViewer)
+                assert app.screen.query_one("#viewer-body").content.code == expected
+                await press(pilot, "escape")
+            await press(pilot, "f")
+            assert not isinstance(app.screen, FindScreen)
+
+    asyncio.run(main())

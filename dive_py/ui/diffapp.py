@@ -131,6 +131,16 @@ class DiffApp(DiveApp):
         self.query_one("#title").update(title)
 
 
+    def file_side(self, layer: int):
+        """View, extract and blame read A's or B's own image, as of its last layer."""
+        assert self.diff is not None
+        side = self.diff.b if layer == 1 else self.diff.a
+        return (self.source.b if layer == 1 else self.source.a), side, len(side.image.layers) - 1
+
+    def action_find(self) -> None:
+        self.notify("find searches the layers of one image: open it with divepy IMAGE", severity="warning")
+
+
 def run(source_a, source_b, config=None) -> int:
     app = DiffApp(source_a, source_b, **app_options(config))
     app.run()

@@ -30,6 +30,10 @@ FIND_BINDING = Binding("f", "find", "Find", id="app.find",
 class FileActions:
     """Actions on the tree's selected row. Expects DiveApp's attributes (analysis, explorer, source)."""
 
+    def file_side(self, layer: int):
+        """(source, analysis, layer) holding the files the tree shows at `layer`."""
+        return self.source, self.analysis, layer  # type: ignore[attr-defined]
+
     def _selected(self):
         if self.explorer is None or len(self.screen_stack) > 1:  # type: ignore[attr-defined]
             return None
@@ -52,9 +56,8 @@ class FileActions:
         from dive_py.ui.viewer import FileViewer
 
         keep_engine_blobs()  # an engine image is streamed again once, not on every file
-        analysis = self.analysis  # type: ignore[attr-defined]
-        self.push_screen(FileViewer(self.source, analysis.image, analysis.trees,  # type: ignore[attr-defined]
-                                    self.explorer.layer, row.path))  # type: ignore[attr-defined]
+        source, analysis, layer = self.file_side(self.explorer.layer)  # type: ignore[attr-defined]
+        self.push_screen(FileViewer(source, analysis.image, analysis.trees, layer, row.path))  # type: ignore[attr-defined]
 
     def action_blame_node(self) -> None:
         row = self._selected()
@@ -63,7 +66,8 @@ class FileActions:
         from dive_py.analysis.trace import blame
         from dive_py.ui.blame import BlameScreen
 
-        self.push_screen(BlameScreen(row.path, blame(self.analysis, row.path)))  # type: ignore[attr-defined]
+        _source, analysis, _layer = self.file_side(self.explorer.layer)  # type: ignore[attr-defined]
+        self.push_screen(BlameScreen(row.path, blame(analysis, row.path)))  # type: ignore[attr-defined]
 
     def action_extract_node(self) -> None:
         row = self._selected()
@@ -86,9 +90,9 @@ class FileActions:
         from dive_py.sources.content import keep_engine_blobs
 
         keep_engine_blobs()
-        analysis = self.analysis  # type: ignore[attr-defined]
+        source, analysis, layer = self.file_side(layer)
         try:
-            report = extract(self.source, analysis.image, analysis.trees, layer, path, target)  # type: ignore[attr-defined]
+            report = extract(source, analysis.image, analysis.trees, layer, path, target)
         except DivePyError as exc:
             self.call_from_thread(self.notify, printable(str(exc)), title="extract failed",  # type: ignore[attr-defined]
                                   severity="error", markup=False)
