@@ -4,7 +4,7 @@
     python scripts/screenshots.py [--out DIR] [--size 140x45]
 
 Writes overview.svg, layer-changes.svg, filtered.svg, collapsed.svg, build-steps.svg,
-image-config.svg and help.svg.
+image-config.svg, help.svg, viewer.svg, find.svg and blame.svg.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ SCENES: dict[str, list[str]] = {
     "build-steps": ["b", "down", "down", "down"],
     "image-config": ["c"],
     "help": ["question_mark"],
+    # a file as of the last layer, highlighted by its name; find across all layers; blame
+    "viewer": ["end", "tab", "goto:/app/server.py", "enter"],
+    "find": ["f", "a", "p", "t", "/"],
+    "blame": ["end", "tab", "goto:/app/config.yaml", "b"],
 }
 
 

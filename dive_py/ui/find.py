@@ -36,7 +36,7 @@ class FindScreen(ModalScreen[tuple[int, str] | None]):
     DEFAULT_CSS = """
     FindScreen { align: center middle; }
     FindScreen #find-box { width: 90%; height: 80%; border: round $accent; background: $surface; padding: 0 1; }
-    FindScreen #find-results { height: 1fr; }
+    FindScreen #find-results { height: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     FindScreen #find-status { height: 1; color: $text-muted; }
     """
 
