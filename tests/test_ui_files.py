@@ -18,6 +18,8 @@ from dive_py.ui.help import HelpScreen
 from dive_py.ui.pilot import settle
 from dive_py.ui.viewer import TEXT_PAGE, FileViewer
 from dive_py.ui.widgets import FileTreeView
+from tests.test_ui import press
+from tests.test_ui import run as run_app
 
 pytestmark = pytest.mark.engine
 
@@ -39,20 +41,15 @@ def image(build_image):
 def run(image, scenario):
     """Run `scenario(pilot)` headless on an engine image (or on a Source)."""
     source = image if isinstance(image, Source) else Source("docker", image.id)
-
-    async def main():
-        app = DiveApp(source)
-        async with app.run_test(size=(140, 45)) as pilot:
-            await settle(pilot)
-            await scenario(pilot)
-
-    asyncio.run(main())
+    run_app(DiveApp(source), scenario)
 
 
-async def press(pilot, *keys: str) -> None:
-    for key in keys:
-        await pilot.press(key)
-        await settle(pilot)
+async def on_path(pilot, layer: int, path: str, key: str):
+    """Put the tree on `path` at `layer`, press `key`, and return the screen it opens."""
+    pilot.app.jump_to(layer, path)
+    await settle(pilot)
+    await press(pilot, key)
+    return pilot.app.screen
 
 
 def cursor_path(pilot) -> str:
@@ -62,10 +59,7 @@ def cursor_path(pilot) -> str:
 def test_enter_views_text_highlighted_and_pages_large_files(image):
     async def scenario(pilot):
         app = pilot.app
-        app.jump_to(3, "/w/app.py")
-        await settle(pilot)
-        await press(pilot, "enter")
-        viewer = app.screen
+        viewer = await on_path(pilot, 3, "/w/app.py", "enter")
         assert isinstance(viewer, FileViewer)
         body = viewer.query_one("#viewer-body").content
         assert isinstance(body, Syntax) and body.lexer.name == "Python"
@@ -73,9 +67,7 @@ def test_enter_views_text_highlighted_and_pages_large_files(image):
         await press(pilot, "escape")
         assert not isinstance(app.screen, FileViewer)
 
-        app.jump_to(3, "/w/numbers.txt")
-        await settle(pilot)
-        await press(pilot, "v")
+        await on_path(pilot, 3, "/w/numbers.txt", "v")
         pager = app.screen.pager
         assert pager.text and pager.size == len(NUMBERS)
         first = pager.current
@@ -93,9 +85,7 @@ def test_enter_views_text_highlighted_and_pages_large_files(image):
 def test_binary_files_show_as_hex(image):
     async def scenario(pilot):
         app = pilot.app
-        app.jump_to(1, "/w/blob.bin")
-        await settle(pilot)
-        await press(pilot, "enter")
+        await on_path(pilot, 1, "/w/blob.bin", "enter")
         body = app.screen.query_one("#viewer-body").content
         assert isinstance(body, Text) and not app.screen.pager.text
         assert body.plain.startswith("00000000  7f 45 4c 46")  # busybox's ELF header
@@ -107,9 +97,7 @@ def test_binary_files_show_as_hex(image):
 def test_x_extracts_the_selected_directory_where_asked(image, tmp_path):
     async def scenario(pilot):
         app = pilot.app
-        app.jump_to(2, "/w")
-        await settle(pilot)
-        await press(pilot, "x")
+        await on_path(pilot, 2, "/w", "x")
         assert isinstance(app.screen, ExtractScreen)
         field = app.screen.query_one("#extract-dir")
         field.value = str(tmp_path / "out")
@@ -127,10 +115,7 @@ def test_x_extracts_the_selected_directory_where_asked(image, tmp_path):
 def test_b_shows_blame_for_the_selected_file(image):
     async def scenario(pilot):
         app = pilot.app
-        app.jump_to(3, "/w/app.py")
-        await settle(pilot)
-        await press(pilot, "b")
-        screen = app.screen
+        screen = await on_path(pilot, 3, "/w/app.py", "b")
         assert isinstance(screen, BlameScreen)
         assert [(t.layer, t.change.value) for t in screen.touches] == [(2, "added"), (3, "content modified")]
         options = app.console.options.update_width(120)
@@ -194,9 +179,7 @@ def test_the_diff_explorer_views_the_file_of_a_or_b(image, build_image):
         async with app.run_test(size=(140, 45)) as pilot:
             await settle(pilot)
             for layer, expected in ((0, "other\n"), (1, (APP_PY + b"main()\n").decode())):
-                app.jump_to(layer, "/w/app.py")
-                await settle(pilot)
-                await press(pilot, "enter")
+                await on_path(pilot, layer, "/w/app.py", "enter")
                 assert isinstance(app.screen, FileViewer)
                 assert app.screen.query_one("#viewer-body").content.code == expected
                 await press(pilot, "escape")

@@ -235,6 +235,31 @@ def _scan_engine(source, image: Image, wanted: dict[int, set[str]], visit: Visit
         _scan_engine_stream(source, image, wanted, visit, cache)
 
 
+class _SaveStream(archive.StreamedTar):
+    """A `docker save` stream read once, each regular member handed to `take(tar, member,
+    blob id)` instead of being parsed; symlinks between members are collected in `links`."""
+
+    def __init__(self, stream: BinaryIO, where: str, take: Callable[[tarfile.TarFile, tarfile.TarInfo, str], None]):
+        self._take = take
+        super().__init__(stream, where)
+
+    @property
+    def links(self) -> dict[str, str]:
+        return self._links
+
+    def _read_member(self, tar, member, name, progress) -> None:
+        try:
+            self._take(tar, member, _blob_id(name))
+        except OSError as exc:  # the visitor's (a closed pipe ...): not the archive's fault
+            raise _Passed(exc) from None
+
+
+class _Passed(Exception):
+    def __init__(self, exc: OSError):
+        super().__init__(str(exc))
+        self.exc = exc
+
+
 def _scan_engine_stream(source, image: Image, wanted: dict[int, set[str]], visit: Visit,
                         cache: BlobCache | None) -> None:
     """Stream `docker save` again and scan the wanted blobs as they pass (or from the cache)."""
@@ -268,21 +293,12 @@ def _scan_engine_stream(source, image: Image, wanted: dict[int, set[str]], visit
         try:
             chunks = engine_image.save(chunk_size=daemon.SAVE_CHUNK, named=False)
             stream = io.BufferedReader(daemon.ChunkStream(iter(chunks), where), daemon.SAVE_CHUNK)
-            with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:
-                for member in tar:
-                    tar.members.clear()
-                    name = normalise_path(member.name)
-                    if member.issym() or member.islnk():
-                        target = member.linkname
-                        if member.issym():
-                            target = os.path.join(os.path.dirname(name), target)
-                        links[name] = normalise_path(target)
-                        continue
-                    if member.isreg():
-                        _take(tar, member, _blob_id(name))
+            links.update(_SaveStream(stream, where, _take).links)
+        except _Passed as passed:
+            raise passed.exc from None
         except APIError as exc:
             raise SourceError(f"{where}: engine refused to export the image ({exc.explanation or exc})") from None
-        except tarfile.TarError as exc:
+        except ArchiveError as exc:
             raise SourceError(f"{where}: the engine's export is unreadable ({exc})") from None
 
     def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, blob: str) -> None:
