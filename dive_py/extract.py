@@ -44,6 +44,8 @@ class _Target:
     """The destination directory, held open; every access is relative to it."""
 
     def __init__(self, dest: str):
+        if os.path.lexists(dest) and not os.path.isdir(dest):
+            raise UsageError(f"{dest}: not a directory (the target must be one, or not exist yet)")
         try:
             os.makedirs(dest, exist_ok=True)
             self.fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)

@@ -117,3 +117,14 @@ def test_a_path_written_twice_in_one_layer_reads_as_the_last_entry(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "f").read_bytes() == b"second\n"
     assert os.stat(tmp_path / "out" / "f").st_mode & 0o777 == 0o600
+
+
+def test_a_target_that_is_not_a_directory_is_a_usage_error(tmp_path):
+    archive = tmp_path / "one.tar"
+    write_docker_archive(str(archive), [[Entry("f", data=b"x\n")]])
+    (tmp_path / "file").write_text("not a dir")
+    proc = run_divepy("extract", str(archive), "/f", "--to", str(tmp_path / "file"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"divepy: {tmp_path / 'file'}: not a directory (the target must be one, or not exist yet)")
+    assert (tmp_path / "file").read_text() == "not a dir"

@@ -18,8 +18,11 @@ DOCKERFILE = """\
 FROM divepy-test/busybox:latest
 RUN mkdir -p /var/lib/apt/lists/partial /var/cache/apt/archives \\
  && seq 1 30000 > /var/lib/apt/lists/deb_main_Packages && seq 2 20000 > /var/cache/apt/archives/curl.deb
-RUN mkdir -p /root/.cache/pip/http /root/.npm/_cacache \\
- && seq 3 15000 > /root/.cache/pip/http/wheel && seq 4 12000 > /root/.npm/_cacache/index
+RUN mkdir -p /root/.cache/pip/http /root/.npm/_cacache /usr/local/share/.cache/yarn/v6 /var/cache/apk \\
+    /var/cache/dnf \\
+ && seq 3 15000 > /root/.cache/pip/http/wheel && seq 4 12000 > /root/.npm/_cacache/index \\
+ && seq 6 7000 > /usr/local/share/.cache/yarn/v6/pkg && seq 7 6000 > /var/cache/apk/APKINDEX.tar.gz \\
+ && seq 8 5000 > /var/cache/dnf/repomd.xml
 RUN seq 5 40000 > /tmp/build.tmp
 RUN rm /tmp/build.tmp
 COPY app.sh /app/app.sh
@@ -54,7 +57,8 @@ def test_every_pattern_gives_its_hint_with_exact_bytes(by_kind):
     found, _ = by_kind
     assert found == {
         ("package-cache", (1,)): seq(1, 30000) + seq(2, 20000),
-        ("package-cache", (2,)): seq(3, 15000) + seq(4, 12000),  # pip and npm, one hint each
+        # pip, npm, yarn, apk and dnf: one hint each
+        ("package-cache", (2,)): seq(3, 15000) + seq(4, 12000) + seq(6, 7000) + seq(7, 6000) + seq(8, 5000),
         ("deleted-later", (3, 4)): seq(5, 40000),
         ("attributes-only", (5, 6)): len(APP_SH),
         ("duplicate-content", (7, 8)): len(DATA),
@@ -67,6 +71,11 @@ def test_hints_name_the_fix_and_the_paths(by_kind):
     hints = {(h.kind, h.layers, h.paths[0]): h for h in analysis.hints}
     pip = hints[("package-cache", (2,), "/root/.cache/pip")]
     assert "--no-cache-dir" in pip.fix
+    caches = {h.paths: h.message.split(" cache ")[0].rsplit(" ", 1)[1]
+              for h in analysis.hints if h.kind == "package-cache" and h.layers == (2,)}
+    assert caches == {("/root/.cache/pip",): "pip", ("/root/.npm",): "npm",
+                      ("/usr/local/share/.cache/yarn",): "yarn", ("/var/cache/apk",): "apk",
+                      ("/var/cache/dnf",): "dnf/yum"}
     apt = hints[("package-cache", (1,), "/var/cache/apt")]
     assert apt.paths == ("/var/cache/apt", "/var/lib/apt/lists") and "rm -rf /var/lib/apt/lists/*" in apt.message
     assert "same RUN" in hints[("deleted-later", (3, 4), "/tmp/build.tmp")].message
