@@ -45,8 +45,6 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     for key in ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestReclaimableBytes"):
         p.add_argument(f"--{key}", dest=key, metavar="VALUE", help=f"CI rule threshold for {key} ('disabled' to skip)")
     p.add_argument("-i", "--ignore-errors", action="store_true", help="accepted for dive compatibility")
-    p.add_argument("--config", metavar="FILE", action="append",
-                   help="read this config file instead of dive's and divepy's usual ones (repeatable)")
     add_secrets_option(p)
 
 

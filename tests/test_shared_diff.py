@@ -87,7 +87,8 @@ def test_shared_defaults_to_every_local_image(images, docker_client):
     assert {a.tags[0], b.tags[0], base.tags[0]} <= set(users)
 
 
-def test_shared_on_podman_and_on_archives_agrees_with_docker(images, docker_client, podman_client, tmp_path):
+def test_shared_on_podman_and_on_archives_agrees_with_docker(images, docker_client, podman_client, tmp_path,
+                                                              podman_busybox):
     _, a, b = images
     archive = tmp_path / "ab.tar"
     with open(archive, "wb") as fh:
@@ -107,6 +108,12 @@ def test_shared_on_podman_and_on_archives_agrees_with_docker(images, docker_clie
     podman_result = _json("shared", "--source", "podman", a.id, b.id,
                           env={"CONTAINER_HOST": os.environ["DIVEPY_PODMAN_HOST"]})
     assert shape(podman_result) == shape(docker_result)
+    home = tmp_path / "home"
+    (home / ".config" / "divepy").mkdir(parents=True)
+    (home / ".config" / "divepy" / "config.yaml").write_text("container-engine: podman\n")
+    env = {"CONTAINER_HOST": os.environ["DIVEPY_PODMAN_HOST"], "HOME": str(home), "XDG_CONFIG_HOME": ""}
+    configured = _json("shared", a.id, b.id, podman_busybox, env=env)  # that name is podman's only
+    assert [len(layer["images"]) for layer in configured["layers"]][0] == 3
     mixed = _json("shared", a.id, f"docker-archive://{archive}")  # archive now holds b
     assert shape(mixed) == shape(docker_result)
 

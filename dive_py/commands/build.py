@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-from dive_py.commands.common import status
+from dive_py.commands.common import default_engine, status
 from dive_py.errors import BuildError, UsageError, printable
 
 DOCKERFILE_NAMES = ("Dockerfile", "Containerfile")
@@ -142,14 +142,13 @@ def _build_with_sdk(args: argparse.Namespace, extra: list[str], context: str, do
 
 def main(argv: list[str]) -> int:
     from dive_py.cli import run_analysis
-    from dive_py.config import load_config
 
     options, context = split_context(argv)
     args, extra = _parser().parse_known_args(options)
     if not os.path.isdir(context):
         raise UsageError(f"divepy build: the context {context} is not a directory")
     dockerfile = find_dockerfile(context, args.file)
-    engine = args.source or load_config(args.config)["container-engine"]
+    engine = default_engine(args)
     if engine not in ("docker", "podman"):
         raise UsageError(f"divepy build: --source must be docker or podman, not {engine!r}")
     status(f"Building image from {context} with {engine} ...")

@@ -16,6 +16,8 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
     p.add_argument("--insecure-registry", action="store_true",
                    help="registry source: allow plain http for any host (always allowed for loopback)")
+    p.add_argument("--config", metavar="FILE", action="append",
+                   help="read this config file instead of dive's and divepy's usual ones (repeatable)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -30,10 +32,24 @@ def status(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def source_of(args: argparse.Namespace, ref: str, engine: str = "docker"):
-    """The Source the source options and a reference name; `engine` for plain image names."""
+def default_engine(args: argparse.Namespace) -> str:
+    """The engine for plain image names: --source if it names an engine, else the config's
+    container-engine."""
+    from dive_py.config import load_config
+    from dive_py.sources.resolve import ENGINES
+
+    source = getattr(args, "source", None)
+    if source in ENGINES:
+        return source
+    return load_config(getattr(args, "config", None))["container-engine"]
+
+
+def source_of(args: argparse.Namespace, ref: str, engine: str | None = None):
+    """The Source the source options and a reference name; `engine` for plain image names
+    (default: default_engine)."""
     from dive_py.sources.resolve import resolve
 
+    engine = engine or default_engine(args)
     return resolve(ref, getattr(args, "source", None), getattr(args, "platform", None), engine,
                    getattr(args, "insecure_registry", False))
 

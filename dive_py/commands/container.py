@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from dive_py.commands.common import default_engine
 from dive_py.errors import UsageError
 from dive_py.sources.resolve import ENGINES
 
@@ -20,7 +21,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("container", metavar="NAME_OR_ID")
     add_analysis_options(p)
     args = p.parse_args(argv)
-    engine = args.source or "docker"
-    if engine not in ENGINES:
-        raise UsageError(f"--source {engine!r}: containers live in an engine ({', '.join(ENGINES)})")
+    if args.source and args.source not in ENGINES:
+        raise UsageError(f"--source {args.source!r}: containers live in an engine ({', '.join(ENGINES)})")
+    engine = default_engine(args)
     return run_analysis(args, ContainerSource(args.container, engine))

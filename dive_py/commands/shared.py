@@ -8,7 +8,14 @@ import json
 from humanize import naturalsize
 
 from dive_py.analysis.shared import ImageLayers, Sharing, share
-from dive_py.commands.common import EXIT_OK, add_source_options, load_image, source_of, write_output
+from dive_py.commands.common import (
+    EXIT_OK,
+    add_source_options,
+    default_engine,
+    load_image,
+    source_of,
+    write_output,
+)
 from dive_py.commands.table import table
 from dive_py.sources.resolve import ENGINES
 
@@ -30,7 +37,7 @@ def gather(args: argparse.Namespace) -> list[ImageLayers]:
     from dive_py.sources.local_images import saved_layers
 
     sources = [source_of(args, ref) for ref in args.images]
-    engines = {s.kind for s in sources} or {args.source or "docker"}
+    engines = {s.kind for s in sources} or {default_engine(args)}
     if len(engines) == 1 and engines <= set(ENGINES):
         return saved_layers(engines.pop(), [s.ref for s in sources] or None)
     out = []
