@@ -86,8 +86,8 @@ def test_hints_name_the_fix_and_the_paths(by_kind):
 
 
 def test_hints_in_json_ci_and_markdown(image, tmp_path):
-    out, md = tmp_path / "out.json", tmp_path / "out.md"
-    proc = run_divepy(image.id, "--ci", "--json", str(out), "--markdown", str(md),
+    out, md, junit = tmp_path / "out.json", tmp_path / "out.md", tmp_path / "junit.xml"
+    proc = run_divepy(image.id, "--ci", "--json", str(out), "--markdown", str(md), "--junit", str(junit),
                       "--highestReclaimableBytes", "100KB", env={"NO_COLOR": "1"})
     data = json.loads(out.read_text())
     assert set(data) == {"layer", "image", "config", "hints"}
@@ -101,3 +101,4 @@ def test_hints_in_json_ci_and_markdown(image, tmp_path):
     assert "FAIL: highestReclaimableBytes" in proc.stdout and proc.returncode == 1
     text = md.read_text()
     assert "### Hints" in text and "| large-file | 9 |" in text
+    assert f"[large-file] saves {11 << 20} bytes" in junit.read_text()

@@ -99,7 +99,7 @@ def junit_xml(analysis: Analysis, results: list[Result]) -> str:
         elif result.status == Status.SKIP:
             ET.SubElement(case, "skipped", message=result.message)
     out = ET.SubElement(suite, "system-out")
-    out.text = "\n".join(analysis_lines(analysis, colour=False))
+    out.text = "\n".join(analysis_lines(analysis, colour=False) + hint_lines(analysis, colour=False))
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)
