@@ -109,7 +109,7 @@ def get_image(client: Any, ref: str, engine: str) -> Any:
 
 
 def load(ref: str, engine: str = "docker", progress: Progress | None = None,
-         platform: str | None = None) -> Image:
+         platform: str | None = None, keep_broken: bool = False) -> Image:
     from docker.errors import APIError
 
     client = connect(engine)
@@ -118,7 +118,7 @@ def load(ref: str, engine: str = "docker", progress: Progress | None = None,
     try:
         chunks = image.save(chunk_size=SAVE_CHUNK, named=False)
         stream = io.BufferedReader(ChunkStream(iter(chunks), where), SAVE_CHUNK)
-        parts = read_tar_stream(stream, where, platform, progress)
+        parts = read_tar_stream(stream, where, platform, progress, keep_broken)
     except APIError as exc:
         raise SourceError(f"{where}: engine refused to export the image ({exc.explanation or exc})") from None
     except ArchiveError as exc:

@@ -18,6 +18,7 @@ import zstandard
 
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import DIR, REG, FileInfo, normalise_path
+from dive_py.sources.verify import LayerHashes, StrictTarInfo, drain
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -98,12 +99,13 @@ def _hash(fileobj: BinaryIO) -> int:
     return h.intdigest()
 
 
-def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None
-               ) -> tuple[tuple[FileInfo, ...], int]:
+def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None,
+               hashes: LayerHashes | None = None) -> tuple[tuple[FileInfo, ...], int]:
     """Read every entry of one layer blob. Returns the entries (tar order) and dive's size.
 
     `where` names the layer in error messages. Any corruption raises ArchiveError: a broken
-    layer is never reported as an empty one.
+    layer is never reported as an empty one. The blob is read to its very end (so gzip and
+    zstd check their trailers); `hashes`, if given, sees the uncompressed bytes (the diff ID).
     """
     if progress is not None:
         stream = io.BufferedReader(_Counting(stream, progress), CHUNK)  # type: ignore[assignment]
@@ -112,7 +114,9 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     kind = "layer"
     try:
         plain, kind = decompressed(stream)
-        with tarfile.open(fileobj=plain, mode="r|", errorlevel=2) as tar:
+        if hashes is not None:
+            plain = hashes.plain(plain, kind)
+        with tarfile.open(fileobj=plain, mode="r|", errorlevel=2, tarinfo=StrictTarInfo) as tar:
             while True:
                 member = tar.next()
                 if member is None:
@@ -132,6 +136,7 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
                 entries.append(FileInfo(path, type_flag, member.size, member.mode, member.uid,
                                         member.gid, member.linkname, digest))
                 size += member.size
+        drain(plain)
     except ArchiveError:
         raise
     except tarfile.ReadError as exc:
