@@ -18,7 +18,7 @@ import zstandard
 
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import DIR, REG, FileInfo, normalise_path
-from dive_py.sources.verify import LayerHashes, StrictTarInfo, drain
+from dive_py.sources.verify import LayerHashes, StrictTarInfo, ZstdFrames, drain
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -87,7 +87,8 @@ def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
     if kind == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)
+        reader = zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=CHUNK,  # type: ignore[arg-type]
+                                                            read_across_frames=True)
         return io.BufferedReader(reader, CHUNK), kind  # type: ignore[arg-type]
     return raw, kind  # type: ignore[return-value]
 
@@ -140,8 +141,10 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     except ArchiveError:
         raise
     except tarfile.ReadError as exc:
-        if str(exc) == "empty file" and not entries:
+        if str(exc) == "empty file" and not entries and kind == "none":
             raise ArchiveError(f"{where}: layer is empty (0 bytes), not a tar") from None
+        if str(exc).startswith("zlib error"):  # tarfile's name for a corrupt gzip stream
+            raise ArchiveError(f"{where}: truncated or corrupt gzip data ({exc})") from None
         raise ArchiveError(f"{where}: not a valid tar ({exc})") from None
     except (EOFError, zlib.error, zstandard.ZstdError) as exc:
         detail = str(exc) or "unexpected end of data"
