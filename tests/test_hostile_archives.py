@@ -24,6 +24,7 @@ from tests.hostile import (
     tar_of,
     write_dir,
     write_tar,
+    zero_bomb,
 )
 
 MEMORY = 512 << 20  # every case runs in this address space (a bomb expands to gigabytes)
@@ -288,3 +289,16 @@ def test_duplicate_entries_in_one_layer_last_wins(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert result["layer"][0]["sizeBytes"] == 500 + 300 + 1  # dive counts every header
     assert [f["size"] for f in result["layer"][0]["fileList"] if f["path"] == "dup"] == [1]
+
+
+@pytest.mark.parametrize("kind, total, files", [("gzip", 512 << 20, 1), ("zstd", 2 << 30, 2048)])
+def test_compression_bomb_streams_in_flat_memory(tmp_path, kind, total, files):
+    """A few MB that expand to gigabytes of zeros: read as a stream, in the same 512 MB
+    address space as every other case, and counted right."""
+    blob, diff_id = zero_bomb(kind, total, files)
+    assert len(blob) < total // 200
+    members = legacy([small_layers()[0], blob], diff_ids=[sha256(small_layers()[0]), diff_id])
+    proc, result = run(write_tar(tmp_path / "bomb.tar", members), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert result["layer"][1]["sizeBytes"] == total
+    assert len([f for f in result["layer"][1]["fileList"] if f["path"].startswith("zeros/")]) == files
