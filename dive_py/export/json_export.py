@@ -66,4 +66,7 @@ def export(analysis: Analysis) -> dict[str, Any]:
 
 
 def dumps(analysis: Analysis) -> str:
-    return json.dumps(export(analysis), indent=2, ensure_ascii=False) + "\n"
+    """The JSON text. Names that are not UTF-8 get U+FFFD for each bad byte, as Go's encoder
+    writes them, so the file is always valid UTF-8 JSON."""
+    text = json.dumps(export(analysis), indent=2, ensure_ascii=False) + "\n"
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
