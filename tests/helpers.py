@@ -29,9 +29,10 @@ def run_dive_json(archive: str, out_dir: str) -> dict:
 
 
 def run_divepy(*args: str, env: dict | None = None, cwd: str | None = None, timeout: int = 300,
-               max_memory: int | None = None) -> subprocess.CompletedProcess:
+               max_memory: int | None = None, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """The real command, as a user runs it. `max_memory` caps its address space (bytes): a
-    run that needs more fails with MemoryError instead of passing."""
+    run that needs more fails with MemoryError instead of passing; `prefix` runs it through
+    another command (e.g. setpriv)."""
     full_env = {k: v for k, v in os.environ.items() if k != "CI"}  # CI mode only when a test asks
     full_env.update(env or {})
 
@@ -40,7 +41,7 @@ def run_divepy(*args: str, env: dict | None = None, cwd: str | None = None, time
 
         resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
 
-    return subprocess.run([sys.executable, "-m", "dive_py", *args], capture_output=True, text=True,
+    return subprocess.run([*prefix, sys.executable, "-m", "dive_py", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=timeout,
                           preexec_fn=limit if max_memory else None)
 
