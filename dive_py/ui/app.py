@@ -113,7 +113,7 @@ class DiveApp(App[int]):
 
     def __init__(self, source, *, keymap: dict[str, str] | None = None,
                  progress_interval: float = 0.1):
-        """`source` has `describe()` and `load(progress)` (a Source); `keymap` maps binding
+        """`source` has `describe()` and `load(progress, keep_broken)` (a Source); `keymap` maps binding
         ids (e.g. "tree.toggle-added") to comma-separated keys."""
         super().__init__()
         self.source = source
@@ -179,7 +179,7 @@ class DiveApp(App[int]):
                 self.post_message(BytesRead(total, blob))
 
         try:
-            image = self.source.load(progress)
+            image = self.source.load(progress, keep_broken=True)  # broken layers: error rows
             if worker.is_cancelled:
                 return
             self.post_message(ImageLoaded(total, len(image.layers)))
@@ -243,6 +243,7 @@ class DiveApp(App[int]):
         self._update_layer_details()
         self._update_title()
         self.query_one(FileTreeView).set_state(self.explorer.tree)
+        self._show_layer_error()
 
     # ------------------------------------------------------------------ reacting
     @on(LayerList.LayerHighlighted)
@@ -251,6 +252,7 @@ class DiveApp(App[int]):
             return
         if self.explorer.select_layer(message.index):
             self.query_one(FileTreeView).recompute()
+        self._show_layer_error()
         self._update_layer_details()
         self._update_title()
 
@@ -334,6 +336,19 @@ class DiveApp(App[int]):
         message.update(text)
         message.set_class(error, "-error")
         message.display = True
+
+    def _show_layer_error(self) -> None:
+        """Above the tree: why the selected layer could not be read (its changes are missing)."""
+        if self.analysis is None or self.explorer is None:
+            return
+        layer = self.analysis.image.layers[self.explorer.layer]
+        if not layer.error:
+            self._hide_message()
+            return
+        text = Text(f"Layer #{layer.index} could not be read: ", style="bold")
+        text.append(printable(layer.error).replace("\n", " "))
+        text.append(". The tree shows the layers below it without this one's changes.")
+        self._show_message(text, error=True)
 
     def _hide_message(self) -> None:
         self.query_one("#message", Static).display = False

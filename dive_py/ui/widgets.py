@@ -171,7 +171,8 @@ class CursorView(ScrollView, can_focus=True, inherit_bindings=False):
 class LayerList(CursorView):
     """The image's layers, one row each; the cursor is the selected layer."""
 
-    COMPONENT_CLASSES = {"layers--cursor", "layers--compared", "layers--index", "layers--size"}
+    COMPONENT_CLASSES = {"layers--cursor", "layers--compared", "layers--index", "layers--size",
+                         "layers--error"}
 
     BINDINGS = cursor_bindings("layers") + [
         Binding("ctrl+a", "compare('aggregated')", "Aggregated", id="layers.compare-aggregated",
@@ -239,6 +240,9 @@ class LayerList(CursorView):
             (f"{format_size(layer.size):>9}  ", size_style),
             (one_line(layer.command), base),
         ]
+        if layer.error:  # an unreadable layer: an error row, the others stay usable
+            error_style = self.get_component_rich_style("layers--error")
+            parts[2:] = [(f"{'error':>9}  ", error_style), (one_line(layer.command), error_style)]
         post = self._cursor_style("layers--cursor") if index == self.selected else None
         segments = [Segment(text, style + post if post else style) for text, style in parts]
         return Strip(segments).crop_extend(0, width, base + post if post else base)
@@ -481,7 +485,8 @@ def layer_details(image: Image, layer: Layer) -> Table:
     """Tags, ids, digest and the full command of a layer."""
     is_top = layer.index == len(image.layers) - 1
     tags = ", ".join(printable(t) for t in image.tags) if is_top and image.tags else "(none)"
-    rows = [
+    rows = [("Error", printable(layer.error))] if layer.error else []
+    rows += [
         ("Tags", tags),
         ("ID", printable(layer.blob_id) or "(unknown)"),
         ("Digest", printable(layer.digest) or "(unknown)"),
@@ -521,6 +526,11 @@ def image_details(analysis: Analysis) -> Table:
     table.add_column(Text("Count", style="bold"), justify="right", no_wrap=True)
     table.add_column(Text("Total Space", style="bold"), justify="right", no_wrap=True)
     table.add_column(Text("Path", style="bold"), overflow="fold", ratio=1)
+    broken = [layer.index for layer in image.layers if layer.error]
+    if broken:
+        summary.add_row(Text("Unreadable:", style="bold"), Text(
+            f"layer{'s' if len(broken) > 1 else ''} {', '.join(f'#{i}' for i in broken)}: "
+            "the figures leave them out", style="bold"))
     items = analysis.inefficiencies
     for item in items[:MAX_INEFFICIENCIES]:
         table.add_row(Text(str(item.count)), Text(format_size(item.cumulative_size)),
