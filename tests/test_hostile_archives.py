@@ -78,6 +78,12 @@ def test_truncated_anywhere_is_an_error_or_the_whole_answer(tmp_path):
     assert outcomes == {"whole", "error"}  # only a cut in the trailing zeros may still load
 
 
+def test_a_member_claiming_exabytes_ends_at_once(tmp_path):
+    path = tmp_path / "huge.tar"
+    path.write_bytes(_claims_exabytes())
+    fails(run(str(path), tmp_path)[0], "huge.tar", "unexpected end of data")
+
+
 def test_manifest_missing(tmp_path):
     members = legacy(small_layers())
     del members["manifest.json"]
@@ -242,6 +248,16 @@ def _declares_more_than_exists() -> bytes:
     return small.tobuf() + b"a".ljust(512, b"\0") + big.tobuf() + b"x" * 3000
 
 
+def _claims_exabytes() -> bytes:
+    """A header whose base-256 size field claims 2**56 bytes: tarfile alone would try to skip
+    them block by block, for ever."""
+    header = bytearray(tarfile.TarInfo("huge.bin").tobuf())
+    header[124:136] = b"\x80" + b"\x00" * 4 + b"\x01" + b"\x00" * 6
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header) + b"x" * 512
+
+
 def _zero_block_then_data() -> bytes:
     first = layer_tar([Entry("a.txt", data=b"a")])
     end = first.index(bytes(1024), 1024)  # the end-of-archive blocks of the first tar
@@ -266,6 +282,7 @@ GOOD_TAR = layer_tar([Entry("x/" + str(i), data=os.urandom(3000)) for i in range
     ("more data declared than exists", _declares_more_than_exists(), "layer1/layer.tar"),
     ("header checksum error", _header_with_bad_checksum(), "checksum"),
     ("zero block then data", _zero_block_then_data(), "zero block"),
+    ("size claims 2**56 bytes", _claims_exabytes(), "unexpected end of data"),
 ], ids=lambda value: value if isinstance(value, str) and len(value) < 40 else "")
 def test_broken_layer_is_an_error_never_100_percent(tmp_path, name, blob, needle):
     # the layer's diff ID is right: only the broken content can stop the read

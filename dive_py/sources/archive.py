@@ -23,6 +23,7 @@ from dive_py.model.fileinfo import FileInfo, normalise_path
 from dive_py.sources.layer_tar import Prefixed, read_layer
 from dive_py.sources.verify import (
     Digests,
+    EndGuard,
     LayerHashes,
     StrictTarInfo,
     algorithm_for,
@@ -99,7 +100,8 @@ class StreamedTar(_Blobs):
 
     def _read(self, stream: BinaryIO, progress: Progress | None) -> None:
         try:
-            with tarfile.open(fileobj=stream, mode="r|", errorlevel=2, tarinfo=StrictTarInfo) as tar:
+            with tarfile.open(fileobj=EndGuard(stream), mode="r|", errorlevel=2,  # type: ignore[call-overload]
+                              tarinfo=StrictTarInfo) as tar:
                 for member in tar:
                     tar.members.clear()
                     name = normalise_path(member.name)

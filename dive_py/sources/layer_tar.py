@@ -18,7 +18,7 @@ import zstandard
 
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import DIR, REG, FileInfo, normalise_path
-from dive_py.sources.verify import LayerHashes, StrictTarInfo, ZstdFrames, drain
+from dive_py.sources.verify import EndGuard, LayerHashes, StrictTarInfo, ZstdFrames, drain
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -117,7 +117,7 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
         plain, kind = decompressed(stream)
         if hashes is not None:
             plain = hashes.plain(plain, kind)
-        with tarfile.open(fileobj=plain, mode="r|", errorlevel=2, tarinfo=StrictTarInfo) as tar:
+        with tarfile.open(fileobj=EndGuard(plain), mode="r|", errorlevel=2, tarinfo=StrictTarInfo) as tar:  # type: ignore[call-overload]
             while True:
                 member = tar.next()
                 if member is None:

@@ -254,3 +254,24 @@ class ZstdFrames(io.RawIOBase):
                 self._state, self._need = ("checksum", 4) if self._checksum else ("magic", 4)
         elif state == "checksum":
             self._state, self._need = "magic", 4
+
+
+class EndGuard:
+    """Hands a stream to tarfile and stops it from reading on after the end.
+
+    tarfile skips a member's data by reading block after block, and in stream mode it keeps
+    going after the data has ended: a header claiming 2**56 bytes made a 1 KB archive spin
+    for ever. A second read at the end is an error here.
+    """
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self._ended = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._ended:
+            raise tarfile.ReadError("unexpected end of data")
+        data = self._raw.read(size)
+        if not data and size != 0:
+            self._ended = True
+        return data
