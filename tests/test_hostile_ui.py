@@ -102,3 +102,21 @@ def test_the_cli_still_refuses_the_broken_layer(tmp_path):
     from tests.test_hostile_archives import fails, run as run_cli
 
     fails(run_cli(_broken_image(tmp_path), tmp_path)[0], "broken.tar", "layer1/layer.tar", "gzip")
+
+
+def test_deep_paths_and_link_loops_browse(tmp_path):
+    deep = "/".join(["d"] * 3000) + "/leaf"
+    path = write_tar(tmp_path / "deep.tar", legacy([
+        layer_tar([Entry(deep, data=b"x"), Entry("loop1", "2", link="loop2"), Entry("loop2", "2", link="loop1"),
+                   Entry("n" * 5000, data=b"long")]),
+        layer_tar([Entry(deep, data=b"y"), Entry("never/.wh.there"), Entry(".wh..wh..opq")]),
+    ]))
+    app = DiveApp(Source("docker-archive", path))
+
+    async def scenario(pilot):
+        assert pilot.app.explorer is not None, pilot.app.load_error
+        await press(pilot, "down", "ctrl+a", "tab", "end", "home", "ctrl+o", "slash", *"leaf", "enter")
+        assert [row.name for row in tree_of(pilot).state.rows if not row.is_dir] == ["leaf"]
+        assert "leaf" in screen_text(pilot.app) or "d" in screen_text(pilot.app)
+
+    run(app, scenario)
