@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tarfile
 
 from tests.helpers import run_divepy
@@ -140,3 +141,21 @@ def test_directory_entries_keep_children(tmp_path):
     """A sanity anchor for the cases above: the same helpers read a plain image right."""
     proc, result = _analyse(tmp_path, [layer_tar([dir_entry("etc"), Entry("etc/a", data=b"a")])])
     assert set(_files(result, 0)) == {"etc", "etc/a"}
+
+
+def test_names_cannot_inject_markdown_into_the_job_summary(tmp_path):
+    """A backtick ends a code span whatever precedes it: a name must not close its span and
+    turn into an image, a link or a broken table in GitHub's job summary."""
+    from markdown_it import MarkdownIt
+
+    names = ["x`![t](http://evil.example/t.png)`y", "``double`` | pipe", "`edge", "<script>alert(1)</script>"]
+    blob = lambda content: tar_of([(_info(name, len(content)), content) for name in names])
+    path = write_tar(tmp_path / "md.tar", legacy([blob(b"aa"), blob(b"bb")]))
+    proc = run_divepy(path, "--ci", "--markdown", str(tmp_path / "s.md"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    html = MarkdownIt("commonmark").enable("table").render((tmp_path / "s.md").read_text())
+    assert "<img" not in html and "<a " not in html and "<script>" not in html
+    files = re.findall(r"<td><code>(.*?)</code></td>", html.split("<tbody>")[-1])
+    assert sorted(files) == sorted([  # "//" is one "/" in a path
+        "/x`![t](http:/evil.example/t.png)`y", "/``double`` | pipe",
+        "/`edge", "/&lt;script&gt;alert(1)&lt;/script&gt;"])
