@@ -319,3 +319,28 @@ def test_compression_bomb_streams_in_flat_memory(tmp_path, kind, total, files):
     assert proc.returncode == 0, proc.stderr
     assert result["layer"][1]["sizeBytes"] == total
     assert len([f for f in result["layer"][1]["fileList"] if f["path"].startswith("zeros/")]) == files
+
+
+def test_symlink_loop_inside_the_archive(tmp_path):
+    members = legacy(small_layers())
+    manifest = members.pop("manifest.json")
+    members["real.json"] = manifest
+    path = write_tar(tmp_path / "loop.tar", members)
+    with tarfile.open(path, "a") as tar:
+        for name, target in (("manifest.json", "a.json"), ("a.json", "manifest.json")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    fails(run(path, tmp_path)[0], "loop.tar", "symlink loop")
+
+
+def test_layout_blob_linking_outside_the_layout_is_not_followed(tmp_path):
+    root = tmp_path / "layout"
+    members = oci(small_layers())
+    name = _oci_blob(members, "config")
+    write_dir(root, members)
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"rootfs": {"diff_ids": []}}')
+    (root / name).unlink()
+    (root / name).symlink_to(secret)
+    fails(run(str(root), tmp_path)[0], "layout", "points outside the layout")
