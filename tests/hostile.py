@@ -19,7 +19,7 @@ import zstandard
 from dive_py.imagewriter import Entry, dir_entry, layer_tar
 
 __all__ = ["Entry", "dir_entry", "layer_tar", "legacy", "oci", "write_tar", "write_dir",
-           "sha256", "tar_of", "zero_bomb", "small_layers"]
+           "sha256", "tar_of", "files_named", "fix_checksum", "zero_bomb", "small_layers"]
 
 
 def sha256(data: bytes) -> str:
@@ -33,6 +33,22 @@ def tar_of(members: Iterable[tuple[tarfile.TarInfo, bytes]]) -> bytes:
         for info, data in members:
             tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
     return buf.getvalue()
+
+
+def files_named(names: list[str], content: bytes) -> bytes:
+    """A layer of regular files with exactly these names (any bytes, escapes, markup)."""
+    infos = []
+    for name in names:
+        info = tarfile.TarInfo(name)
+        info.size = len(content)
+        infos.append((info, content))
+    return tar_of(infos)
+
+
+def fix_checksum(header: bytearray) -> None:
+    """Recompute a tar header's checksum after editing its fields."""
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % (sum(header) & 0o777777)
 
 
 def small_layers() -> list[bytes]:

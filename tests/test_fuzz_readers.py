@@ -26,7 +26,7 @@ from dive_py.errors import DivePyError
 from dive_py.sources.archive import read_tar_stream
 from dive_py.sources.assemble import image_from_parts
 from dive_py.sources.layer_tar import read_layer
-from tests.hostile import Entry, dir_entry, layer_tar, legacy, oci, write_tar
+from tests.hostile import Entry, dir_entry, fix_checksum, layer_tar, legacy, oci, write_tar
 
 EXAMPLES = int(os.environ.get("DIVEPY_FUZZ_EXAMPLES", "1500"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=20), derandomize=False,
@@ -73,11 +73,6 @@ FIELDS = {"name": (0, 100), "mode": (100, 8), "uid": (108, 8), "size": (124, 12)
           "type": (156, 1), "linkname": (157, 100), "magic": (257, 6), "prefix": (345, 155)}
 
 
-def _fix_checksum(block: bytearray) -> None:
-    block[148:156] = b" " * 8
-    block[148:156] = b"%06o\0 " % (sum(block) & 0o777777)
-
-
 @st.composite
 def mutations(draw, data: bytes) -> bytes:
     out = bytearray(data)
@@ -102,7 +97,7 @@ def mutations(draw, data: bytes) -> bytes:
     block = out[start:start + 512]
     block[offset:offset + len(value)] = value
     if draw(st.booleans()):
-        _fix_checksum(block)
+        fix_checksum(block)
     out[start:start + 512] = block
     return bytes(out)
 

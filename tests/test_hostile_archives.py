@@ -15,13 +15,12 @@ import zstandard
 from tests.helpers import run_divepy
 from tests.hostile import (
     Entry,
-    dir_entry,
+    fix_checksum,
     layer_tar,
     legacy,
     oci,
     sha256,
     small_layers,
-    tar_of,
     write_dir,
     write_tar,
     zero_bomb,
@@ -253,8 +252,7 @@ def _claims_exabytes() -> bytes:
     them block by block, for ever."""
     header = bytearray(tarfile.TarInfo("huge.bin").tobuf())
     header[124:136] = b"\x80" + b"\x00" * 4 + b"\x01" + b"\x00" * 6
-    header[148:156] = b" " * 8
-    header[148:156] = b"%06o\0 " % sum(header)
+    fix_checksum(header)
     return bytes(header) + b"x" * 512
 
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import tarfile
 
 from tests.helpers import run_divepy
-from tests.hostile import Entry, dir_entry, layer_tar, legacy, tar_of, write_tar
+from tests.hostile import Entry, dir_entry, files_named, layer_tar, legacy, write_tar
 from tests.test_hostile_archives import run
 
 
@@ -81,8 +80,7 @@ def test_very_deep_and_very_long_paths(tmp_path):
 
 def test_non_utf8_control_characters_escapes_and_markup_in_ci_output(tmp_path):
     names = ["bad\udcff\udcfename", "esc\x1b[31mRED\x1b[0m", "bell\x07and\rcr", "[red]x[/]", "tab\there"]
-    blob = lambda content: tar_of(
-        [(_info(name, len(content)), content) for name in names])
+    blob = lambda content: files_named(names, content)
     history = [{"created_by": "/bin/sh -c echo \x1b]0;pwned\x07 [bold]cmd[/]"}, {"created_by": "ok"}]
     proc, result = _analyse(tmp_path, [blob(b"aa"), blob(b"bb")], history=history)
     assert result["layer"][0]["command"] == "echo \x1b]0;pwned\x07 [bold]cmd[/]"  # JSON keeps the data
@@ -96,12 +94,6 @@ def test_non_utf8_control_characters_escapes_and_markup_in_ci_output(tmp_path):
     assert "bad\\xff\\xfename" in out
     assert "[red]x[/]" in out  # markup is text
     assert "tab\\x09here" in out
-
-
-def _info(name: str, size: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    return info
 
 
 def test_reports_are_written_only_where_asked(tmp_path):
@@ -149,7 +141,7 @@ def test_names_cannot_inject_markdown_into_the_job_summary(tmp_path):
     from markdown_it import MarkdownIt
 
     names = ["x`![t](http://evil.example/t.png)`y", "``double`` | pipe", "`edge", "<script>alert(1)</script>"]
-    blob = lambda content: tar_of([(_info(name, len(content)), content) for name in names])
+    blob = lambda content: files_named(names, content)
     path = write_tar(tmp_path / "md.tar", legacy([blob(b"aa"), blob(b"bb")]))
     proc = run_divepy(path, "--ci", "--markdown", str(tmp_path / "s.md"), cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr

@@ -4,12 +4,11 @@ broken layer shown as an error row while every other layer stays usable."""
 from __future__ import annotations
 
 import gzip
-import tarfile
 
 from dive_py.sources.resolve import Source
 from dive_py.ui.app import DiveApp
 from dive_py.ui.widgets import LayerList
-from tests.hostile import Entry, dir_entry, layer_tar, legacy, sha256, tar_of, write_tar
+from tests.hostile import Entry, dir_entry, files_named, layer_tar, legacy, sha256, write_tar
 from tests.test_ui import press, run, text_of, tree_of
 
 
@@ -19,19 +18,13 @@ def screen_text(app) -> str:
     return "\n".join("".join(segment.text for segment in strip) for strip in strips)
 
 
-def _info(name: str, size: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    return info
-
-
 # a "/" makes directories of a tar name, so the markup with closing tags is in a path
 EVIL = ["esc\x1b[2J\x1b]0;title\x07", "[bold red]boom", "bad\udcffbyte", "cr\rlf\nname",
         "[@click=app.quit]q", "tags/[red]x[/]"]
 
 
 def test_hostile_names_and_commands_on_the_screen(tmp_path):
-    layer = lambda content: tar_of([(_info(name, len(content)), content) for name in EVIL])
+    layer = lambda content: files_named(EVIL, content)
     history = [{"created_by": "/bin/sh -c echo \x1b[31m[blink]pwn[/blink]"}, {"created_by": "[i]two[/i]"}]
     path = write_tar(tmp_path / "evil.tar", legacy([layer(b"aa"), layer(b"bbb")], history=history))
     app = DiveApp(Source("docker-archive", path))
