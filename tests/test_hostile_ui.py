@@ -113,3 +113,34 @@ def test_deep_paths_and_link_loops_browse(tmp_path):
         assert "leaf" in screen_text(pilot.app) or "d" in screen_text(pilot.app)
 
     run(app, scenario)
+
+
+def _broken_archives(tmp_path) -> dict[str, str]:
+    members = legacy([layer_tar([Entry("a", data=b"a" * 5000)])])
+    data = open(write_tar(tmp_path / "whole.tar", members), "rb").read()
+    (tmp_path / "cut.tar").write_bytes(data[:3000])
+    shapeless = dict(members, **{"manifest.json": b'[{"Config": 1}]'})
+    wrong_id = legacy([layer_tar([Entry("a", data=b"a")])], diff_ids=[sha256(b"other")])
+    return {"cut.tar": str(tmp_path / "cut.tar"),
+            "shape.tar": write_tar(tmp_path / "shape.tar", shapeless),
+            "diffid.tar": write_tar(tmp_path / "diffid.tar", wrong_id)}
+
+
+def test_broken_archives_show_one_line_and_quit(tmp_path):
+    """A broken archive is one error line; a layer that fails its digest an error row."""
+    for name, path in _broken_archives(tmp_path).items():
+        app = DiveApp(Source("docker-archive", path))
+
+        async def scenario(pilot):
+            message = text_of(pilot.app, "#message")
+            if name == "diffid.tar":  # a layer that is not what the config says: an error row
+                assert pilot.app.analysis.image.layers[0].error
+                assert message.startswith("Layer #0 could not be read") and "diff ID" in message
+            else:
+                assert pilot.app.load_error and name in pilot.app.load_error
+                assert message.startswith("Error: ") and "\n" not in message.strip()
+            await press(pilot, "tab", "down", "slash", "escape")  # keys do nothing harmful
+            await pilot.press("q")
+
+        run(app, scenario)
+        assert app.return_code == 0, name
