@@ -1,6 +1,7 @@
 """What digest verification costs: divepy with and without it on the same big archives.
 
     python benchmarks/verify_overhead.py BASELINE_CHECKOUT [--mb 1024] [--runs 3]
+    python benchmarks/verify_overhead.py - --in-process [--mb 512]
 
 Writes a legacy `docker save` with one big layer and an OCI archive with the same layer
 gzip-compressed (files of random and of repetitive bytes), then runs `python -m dive_py
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import os
 import statistics
 import subprocess
@@ -42,6 +44,30 @@ def big_layer(megabytes: int) -> bytes:
     return buf.getvalue()
 
 
+def in_process(megabytes: int) -> None:
+    """read_layer alone, with and without the hashing wrappers: the cost of sha256 itself."""
+    import resource
+
+    from dive_py.sources.layer_tar import read_layer
+    from dive_py.sources.verify import LayerHashes
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    layer = big_layer(megabytes)
+    for name, blob in (("uncompressed", layer), ("gzip -1", gzip.compress(layer, 1, mtime=0))):
+        for label in ("without", "with") * 2:
+            start = cpu()
+            if label == "with":
+                hashes = LayerHashes(io.BytesIO(blob))
+                read_layer(hashes.blob, "bench", None, hashes)
+                hashes.result()
+            else:
+                read_layer(io.BytesIO(blob), "bench")
+            print(f"read_layer {name:<13} {label:<8} hashing: {cpu() - start:.2f} s cpu")
+
+
 def run(checkout: str, archive: str) -> tuple[float, float, float]:
     env = {**os.environ, "PYTHONPATH": checkout}
     env.pop("CI", None)
@@ -59,7 +85,11 @@ def main() -> None:
     p.add_argument("--mb", type=int, default=1024)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--write-to", help=argparse.SUPPRESS)  # internal: make the archives there
+    p.add_argument("--in-process", action="store_true", help="only time read_layer with and without hashing")
     args = p.parse_args()
+    if args.in_process:
+        in_process(args.mb)
+        return
     if args.write_to:
         layer = big_layer(args.mb)
         write_tar(os.path.join(args.write_to, "legacy.tar"), legacy([layer]))
