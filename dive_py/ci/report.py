@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from typing import TextIO
 from xml.etree import ElementTree as ET
@@ -110,11 +111,22 @@ def _md_cell(text: str) -> str:
     return printable(text).replace("|", "\\|").replace("`", "\\`")
 
 
+def _md_code(text: str) -> str:
+    """A name as a code span in a table cell. A backslash does not escape a backtick inside a
+    code span, so the fence is one backtick longer than any run in the name: a name like
+    "`![x](http://…)`" stays text instead of becoming an image in the job summary."""
+    text = printable(text).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def markdown(analysis: Analysis, results: list[Result], top: int = 10) -> str:
     """A summary that fits GitHub's job summary: figures, rules, top inefficient files."""
     failed = any(r.status == Status.FAIL for r in results)
     lines = [
-        f"## divepy: `{_md_cell(analysis.image.name)}` {'❌ FAIL' if failed else '✅ PASS'}",
+        f"## divepy: {_md_code(analysis.image.name)} {'❌ FAIL' if failed else '✅ PASS'}",
         "",
         "| Figure | Value |",
         "| --- | --- |",
@@ -131,7 +143,7 @@ def markdown(analysis: Analysis, results: list[Result], top: int = 10) -> str:
         lines.append(f"| {r.rule.key} | {r.status.value} | {_md_cell(r.message or r.rule.raw)} |")
     lines += ["", "| Count | Wasted space | File |", "| ---: | ---: | --- |"]
     for item in analysis.inefficiencies[:top]:
-        lines.append(f"| {item.count} | {go_bytes(item.cumulative_size)} | `{_md_cell(item.path)}` |")
+        lines.append(f"| {item.count} | {go_bytes(item.cumulative_size)} | {_md_code(item.path)} |")
     if not analysis.inefficiencies:
         lines.append("| | | (none) |")
     elif len(analysis.inefficiencies) > top:

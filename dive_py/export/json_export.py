@@ -70,4 +70,7 @@ def export(analysis: Analysis, show_secrets: bool = False) -> dict[str, Any]:
 
 
 def dumps(analysis: Analysis, show_secrets: bool = False) -> str:
-    return json.dumps(export(analysis, show_secrets), indent=2, ensure_ascii=False) + "\n"
+    """The JSON text. Names that are not UTF-8 get U+FFFD for each bad byte, as Go's encoder
+    writes them, so the file is always valid UTF-8 JSON."""
+    text = json.dumps(export(analysis, show_secrets), indent=2, ensure_ascii=False) + "\n"
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

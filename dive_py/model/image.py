@@ -43,6 +43,7 @@ class Layer:
     history: HistoryStep | None
     entries: tuple[FileInfo, ...]
     size: int
+    error: str = ""  # why the layer could not be read (then it has no entries); "" if it was
 
     @property
     def command(self) -> str:
@@ -87,7 +88,8 @@ class Storage:
 
 def parse_history(config: dict[str, Any]) -> tuple[HistoryStep, ...]:
     steps = []
-    for item in config.get("history") or []:
+    history = config.get("history")
+    for item in history if isinstance(history, list) else []:
         if not isinstance(item, dict):
             continue
         steps.append(HistoryStep(

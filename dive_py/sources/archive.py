@@ -15,12 +15,22 @@ import os
 import platform as _platform
 import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import FileInfo, normalise_path
 from dive_py.sources.layer_tar import Prefixed, read_layer
+from dive_py.sources.verify import (
+    Digests,
+    EndGuard,
+    LayerHashes,
+    StrictTarInfo,
+    algorithm_for,
+    check_blob,
+    check_diff_ids,
+    of_bytes,
+)
 
 JSON_LIMIT = 64 << 20  # a config or manifest larger than this is not one
 
@@ -36,10 +46,13 @@ class ImageParts:
     layer_paths: list[str]
     layers: list[LayerData]
     tags: list[str]
+    errors: dict[int, str] = field(default_factory=dict)  # layer index -> why it is unreadable
 
 
 class _Blobs:
     """Named members of an archive or layout: JSON documents and parsed layers."""
+
+    where = ""
 
     def json(self, path: str) -> Any:
         raise NotImplementedError
@@ -49,6 +62,22 @@ class _Blobs:
 
     def has(self, path: str) -> bool:
         raise NotImplementedError
+
+    def digests(self, path: str) -> Digests | None:
+        """What the blob at `path` really is (known once it has been read)."""
+        raise NotImplementedError
+
+    def checked_json(self, path: str, descriptor: Any = None) -> Any:
+        """A JSON blob, verified against its name and descriptor."""
+        doc = self.json(path)
+        check_blob(self.where, path, self.digests(path), descriptor)
+        return doc
+
+    def checked_layer(self, path: str, descriptor: Any = None) -> LayerData:
+        """A layer, verified against its name and descriptor."""
+        data = self.layer(path)
+        check_blob(self.where, path, self.digests(path), descriptor)
+        return data
 
 
 def _parse_json(data: bytes, where: str) -> Any:
@@ -65,12 +94,14 @@ class StreamedTar(_Blobs):
         self.where = where
         self._json: dict[str, bytes] = {}
         self._layers: dict[str, LayerData | ArchiveError] = {}
+        self._digests: dict[str, Digests] = {}
         self._links: dict[str, str] = {}
         self._read(stream, progress)
 
     def _read(self, stream: BinaryIO, progress: Progress | None) -> None:
         try:
-            with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:
+            with tarfile.open(fileobj=EndGuard(stream), mode="r|", errorlevel=2,  # type: ignore[call-overload]
+                              tarinfo=StrictTarInfo) as tar:
                 for member in tar:
                     tar.members.clear()
                     name = normalise_path(member.name)
@@ -99,6 +130,7 @@ class StreamedTar(_Blobs):
             data = head + fileobj.read()
             if len(data) != member.size:
                 raise ArchiveError(f"{self.where}: {name} is truncated")
+            self._digests[name] = of_bytes(data, algorithm_for(name))
             try:
                 json.loads(data)
                 self._json[name] = data
@@ -108,10 +140,11 @@ class StreamedTar(_Blobs):
                 head = b""
         if name.endswith(("/VERSION", "/json")) or name in ("repositories", "oci-layout"):
             return
-        stream = io.BufferedReader(Prefixed(head, fileobj)) if head else fileobj
+        hashes = LayerHashes(Prefixed(head, fileobj) if head else fileobj, algorithm_for(name))  # type: ignore[arg-type]
         report = (lambda n: progress(name, n)) if progress is not None else None
         try:
-            self._layers[name] = read_layer(stream, f"{self.where}: layer {name}", report)  # type: ignore[arg-type]
+            self._layers[name] = read_layer(hashes.blob, f"{self.where}: layer {name}", report, hashes)  # type: ignore[arg-type]
+            self._digests[name] = hashes.result()
         except ArchiveError as exc:
             self._layers[name] = exc  # raised only if the manifest uses this blob
 
@@ -126,6 +159,9 @@ class StreamedTar(_Blobs):
     def has(self, path: str) -> bool:
         path = self._resolve(path)
         return path in self._json or path in self._layers
+
+    def digests(self, path: str) -> Digests | None:
+        return self._digests.get(self._resolve(path))
 
     def json(self, path: str) -> Any:
         real = self._resolve(path)
@@ -154,6 +190,7 @@ class LayoutDir(_Blobs):
         self.root = root
         self.where = root
         self._progress = progress
+        self._digests: dict[str, Digests] = {}
 
     def _path(self, path: str) -> str:
         clean = normalise_path(path)
@@ -172,14 +209,21 @@ class LayoutDir(_Blobs):
                 data = fh.read(JSON_LIMIT + 1)
         except OSError as exc:
             raise ArchiveError(f"{self.where}: cannot read {path} ({exc.strerror})") from None
+        self._digests[full] = of_bytes(data, algorithm_for(path))
         return _parse_json(data, f"{self.where}: {path}")
+
+    def digests(self, path: str) -> Digests | None:
+        return self._digests.get(self._path(path))
 
     def layer(self, path: str) -> LayerData:
         full = self._path(path)
         report = (lambda n: self._progress(path, n)) if self._progress is not None else None
         try:
             with open(full, "rb") as fh:
-                return read_layer(fh, f"{self.where}: layer {path}", report)
+                hashes = LayerHashes(fh, algorithm_for(path))
+                data = read_layer(hashes.blob, f"{self.where}: layer {path}", report, hashes)  # type: ignore[arg-type]
+                self._digests[full] = hashes.result()
+                return data
         except OSError as exc:
             raise ArchiveError(f"{self.where}: cannot read layer {path} ({exc.strerror})") from None
 
@@ -249,7 +293,7 @@ def _pick_manifest(blobs: _Blobs, index: Any, where: str, platform: str | None) 
                                    f"{'/' + want_variant if want_variant else ''} (available: {available})")
         else:
             chosen = (candidates or manifests)[0]
-        doc = blobs.json(_blob_path(chosen, where))
+        doc = blobs.checked_json(_blob_path(chosen, where), chosen)
         doc = _expect(doc, dict, where, "manifest")
         if "manifests" in doc:
             index = doc
@@ -258,9 +302,16 @@ def _pick_manifest(blobs: _Blobs, index: Any, where: str, platform: str | None) 
     raise ArchiveError(f"{where}: indexes nested too deep")
 
 
-def image_parts(blobs: _Blobs, where: str, platform: str | None = None) -> ImageParts:
-    """Read the manifest (docker form first, then OCI index) and the layers it lists."""
+def image_parts(blobs: _Blobs, where: str, platform: str | None = None,
+                keep_broken: bool = False) -> ImageParts:
+    """Read the manifest (docker form first, then OCI index) and the layers it lists.
+
+    Every blob used is verified (name, descriptor, diff ID). A broken layer raises, unless
+    `keep_broken`: then it is kept as an empty layer and its error is in `errors`.
+    """
     tags: list[str] = []
+    config_desc: Any = None
+    layer_descs: list[Any] = []
     if blobs.has("manifest.json"):
         manifest = _expect(blobs.json("manifest.json"), list, where, "manifest.json")
         if not manifest:
@@ -275,28 +326,46 @@ def image_parts(blobs: _Blobs, where: str, platform: str | None = None) -> Image
     elif blobs.has("index.json"):
         index = _expect(blobs.json("index.json"), dict, where, "index.json")
         manifest_doc = _pick_manifest(blobs, index, where, platform)
-        config_path = _blob_path(manifest_doc.get("config"), where)
-        layer_paths = [_blob_path(d, where) for d in _expect(manifest_doc.get("layers"), list, where, "manifest layers")]
+        config_desc = manifest_doc.get("config")
+        config_path = _blob_path(config_desc, where)
+        layer_descs = _expect(manifest_doc.get("layers"), list, where, "manifest layers")
+        layer_paths = [_blob_path(d, where) for d in layer_descs]
         for desc in index.get("manifests") or []:
             name = ((desc or {}).get("annotations") or {}).get("io.containerd.image.name")
             if name:
                 tags.append(name)
     else:
         raise ArchiveError(f"{where}: not an image archive (no manifest.json or index.json)")
-    config = _expect(blobs.json(config_path), dict, where, "image config")
-    layers = [blobs.layer(path) for path in layer_paths]
-    return ImageParts(config, list(layer_paths), layers, tags)
+    config = _expect(blobs.checked_json(config_path, config_desc), dict, where, "image config")
+    rootfs = config.get("rootfs")
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    diff_ids = diff_ids if isinstance(diff_ids, list) else []
+    layers: list[LayerData] = []
+    errors: dict[int, str] = {}
+    for index, path in enumerate(layer_paths):
+        try:
+            layers.append(blobs.checked_layer(path, layer_descs[index] if layer_descs else None))
+            check_diff_ids(where, index, path, blobs.digests(path), diff_ids, len(layer_paths))
+        except ArchiveError as exc:
+            if not keep_broken:
+                raise
+            if len(layers) > index:
+                layers.pop()
+            layers.append(((), 0))
+            errors[index] = str(exc)
+    return ImageParts(config, list(layer_paths), layers, tags, errors)
 
 
 def read_tar_stream(stream: BinaryIO, where: str, platform: str | None = None,
-                    progress: Progress | None = None) -> ImageParts:
-    return image_parts(StreamedTar(stream, where, progress), where, platform)
+                    progress: Progress | None = None, keep_broken: bool = False) -> ImageParts:
+    return image_parts(StreamedTar(stream, where, progress), where, platform, keep_broken)
 
 
-def read_path(path: str, platform: str | None = None, progress: Progress | None = None) -> ImageParts:
+def read_path(path: str, platform: str | None = None, progress: Progress | None = None,
+              keep_broken: bool = False) -> ImageParts:
     """An archive file or a layout directory on disk."""
     if os.path.isdir(path):
-        return image_parts(LayoutDir(path, progress), path, platform)
+        return image_parts(LayoutDir(path, progress), path, platform, keep_broken)
     try:
         fh = open(path, "rb")
     except OSError as exc:
@@ -304,4 +373,4 @@ def read_path(path: str, platform: str | None = None, progress: Progress | None 
     with fh:
         if os.fstat(fh.fileno()).st_size == 0:
             raise ArchiveError(f"{path}: file is empty, not an image archive")
-        return read_tar_stream(io.BufferedReader(fh, 1 << 20), path, platform, progress)
+        return read_tar_stream(io.BufferedReader(fh, 1 << 20), path, platform, progress, keep_broken)

@@ -17,7 +17,8 @@ def image_from_parts(parts: ImageParts, name: str, source: str, image_id: str = 
     config = parts.config
     history = parse_history(config)
     rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
-    diff_ids = [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)]
+    listed = rootfs.get("diff_ids")
+    diff_ids = [d for d in listed if isinstance(d, str)] if isinstance(listed, list) else []
     warnings = []
     count = len(parts.layers)
     if diff_ids and len(diff_ids) != count:
@@ -28,7 +29,8 @@ def image_from_parts(parts: ImageParts, name: str, source: str, image_id: str = 
     steps = pair_history(history, count)
     layers = tuple(
         Layer(index=i, digest=diff_ids[i] if i < len(diff_ids) else "",
-              blob_id=_blob_id(path), history=steps[i], entries=entries, size=size)
+              blob_id=_blob_id(path), history=steps[i], entries=entries, size=size,
+              error=parts.errors.get(i, ""))
         for i, (path, (entries, size)) in enumerate(zip(parts.layer_paths, parts.layers)))
     return Image(name=name, source=source, layers=layers, config=config, history=history,
                  tags=tuple(parts.tags), image_id=image_id, warnings=tuple(warnings))

@@ -38,8 +38,8 @@ class ContainerSource:
     def describe(self) -> str:
         return f"{self.engine} container {self.ref}"
 
-    def load(self, progress: Progress | None = None) -> Image:
-        return load(self.ref, self.engine, progress)
+    def load(self, progress: Progress | None = None, keep_broken: bool = False) -> Image:
+        return load(self.ref, self.engine, progress, keep_broken)
 
 
 def _container(client: Any, ref: str, engine: str) -> Any:
@@ -153,13 +153,15 @@ def writable_layer(reader: _Reader, changes: list[dict[str, Any]]) -> list[FileI
     return entries
 
 
-def load(ref: str, engine: str = "docker", progress: Progress | None = None) -> Image:
+def load(ref: str, engine: str = "docker", progress: Progress | None = None,
+         keep_broken: bool = False) -> Image:
     from docker.errors import APIError
 
     client = daemon.connect(engine)
     container = _container(client, ref, engine)
     where = f"{engine} container {ref}"
-    image = daemon.load(container.attrs.get("Image") or container.image.id, engine, progress)
+    image = daemon.load(container.attrs.get("Image") or container.image.id, engine, progress,
+                        keep_broken=keep_broken)
     try:
         changes = container.diff() or []
     except APIError as exc:

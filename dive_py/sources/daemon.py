@@ -42,7 +42,7 @@ def engine_host(engine: str) -> str:
 def connect(engine: str = "docker") -> Any:
     """A Docker SDK client for the engine, or SourceError naming where it looked."""
     import docker
-    from docker.errors import DockerException
+    from docker.errors import DockerException, InvalidVersion
 
     host = engine_host(engine)
     hint = ("start podman's API service (podman system service) or set CONTAINER_HOST"
@@ -53,12 +53,33 @@ def connect(engine: str = "docker") -> Any:
         else:
             client = docker.from_env(timeout=300)
         client.ping()
+    except InvalidVersion:
+        raise SourceError(f"{engine} at {host} speaks Docker API {_server_api(engine, host)}, too old: "
+                          f"divepy needs {_minimum_api()} or newer (upgrade the engine)") from None
     except DockerException as exc:
         reason = _short_reason(exc)
         raise SourceError(f"cannot reach {engine} at {host}: {reason} ({hint})") from None
     except Exception as exc:  # requests/urllib3 errors surface here when the socket is wrong
         raise SourceError(f"cannot reach {engine} at {host}: {_short_reason(exc)} ({hint})") from None
     return client
+
+
+def _minimum_api() -> str:
+    from docker.constants import MINIMUM_DOCKER_API_VERSION
+
+    return MINIMUM_DOCKER_API_VERSION
+
+
+def _server_api(engine: str, host: str) -> str:
+    """The API version an engine reports, asked at the oldest version the SDK speaks."""
+    import docker
+
+    try:
+        kwargs = {"base_url": host} if engine == "podman" else docker.utils.kwargs_from_env()
+        api = docker.APIClient(version=_minimum_api(), timeout=30, **kwargs)
+        return str(api.version(api_version=False).get("ApiVersion", "(unknown)"))
+    except Exception:  # only for the message: the version is already known to be unusable
+        return "(unknown)"
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -70,6 +91,14 @@ def _short_reason(exc: BaseException) -> str:
     if "Connection refused" in str(exc):
         return "connection refused"
     return text[:200]
+
+
+def _stream_failure(exc: BaseException) -> str:
+    from docker.errors import NotFound
+
+    if isinstance(exc, NotFound):
+        return f"the image was removed while being read ({exc.explanation or exc})"
+    return f"engine stopped sending the image ({_short_reason(exc)})"
 
 
 class ChunkStream(io.RawIOBase):
@@ -90,7 +119,7 @@ class ChunkStream(io.RawIOBase):
             except StopIteration:
                 return 0
             except Exception as exc:
-                raise SourceError(f"{self._where}: engine stopped sending the image ({_short_reason(exc)})") from None
+                raise SourceError(f"{self._where}: {_stream_failure(exc)}") from None
         n = min(len(buffer), len(self._buffer))
         buffer[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]
@@ -109,7 +138,7 @@ def get_image(client: Any, ref: str, engine: str) -> Any:
 
 
 def load(ref: str, engine: str = "docker", progress: Progress | None = None,
-         platform: str | None = None) -> Image:
+         platform: str | None = None, keep_broken: bool = False) -> Image:
     from docker.errors import APIError
 
     client = connect(engine)
@@ -118,7 +147,7 @@ def load(ref: str, engine: str = "docker", progress: Progress | None = None,
     try:
         chunks = image.save(chunk_size=SAVE_CHUNK, named=False)
         stream = io.BufferedReader(ChunkStream(iter(chunks), where), SAVE_CHUNK)
-        parts = read_tar_stream(stream, where, platform, progress)
+        parts = read_tar_stream(stream, where, platform, progress, keep_broken)
     except APIError as exc:
         raise SourceError(f"{where}: engine refused to export the image ({exc.explanation or exc})") from None
     except ArchiveError as exc:

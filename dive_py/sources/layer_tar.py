@@ -18,6 +18,7 @@ import zstandard
 
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import DIR, REG, FileInfo, normalise_path
+from dive_py.sources.verify import EndGuard, LayerHashes, StrictTarInfo, ZstdFrames, drain
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -86,7 +87,8 @@ def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
     if kind == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)
+        reader = zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=CHUNK,  # type: ignore[arg-type]
+                                                            read_across_frames=True)
         return io.BufferedReader(reader, CHUNK), kind  # type: ignore[arg-type]
     return raw, kind  # type: ignore[return-value]
 
@@ -98,12 +100,13 @@ def _hash(fileobj: BinaryIO) -> int:
     return h.intdigest()
 
 
-def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None
-               ) -> tuple[tuple[FileInfo, ...], int]:
+def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None,
+               hashes: LayerHashes | None = None) -> tuple[tuple[FileInfo, ...], int]:
     """Read every entry of one layer blob. Returns the entries (tar order) and dive's size.
 
     `where` names the layer in error messages. Any corruption raises ArchiveError: a broken
-    layer is never reported as an empty one.
+    layer is never reported as an empty one. The blob is read to its very end (so gzip and
+    zstd check their trailers); `hashes`, if given, sees the uncompressed bytes (the diff ID).
     """
     if progress is not None:
         stream = io.BufferedReader(_Counting(stream, progress), CHUNK)  # type: ignore[assignment]
@@ -112,7 +115,9 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     kind = "layer"
     try:
         plain, kind = decompressed(stream)
-        with tarfile.open(fileobj=plain, mode="r|", errorlevel=2) as tar:
+        if hashes is not None:
+            plain = hashes.plain(plain, kind)
+        with tarfile.open(fileobj=EndGuard(plain), mode="r|", errorlevel=2, tarinfo=StrictTarInfo) as tar:  # type: ignore[call-overload]
             while True:
                 member = tar.next()
                 if member is None:
@@ -132,11 +137,14 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
                 entries.append(FileInfo(path, type_flag, member.size, member.mode, member.uid,
                                         member.gid, member.linkname, digest))
                 size += member.size
+        drain(plain)
     except ArchiveError:
         raise
     except tarfile.ReadError as exc:
-        if str(exc) == "empty file" and not entries:
+        if str(exc) == "empty file" and not entries and kind == "none":
             raise ArchiveError(f"{where}: layer is empty (0 bytes), not a tar") from None
+        if str(exc).startswith("zlib error"):  # tarfile's name for a corrupt gzip stream
+            raise ArchiveError(f"{where}: truncated or corrupt gzip data ({exc})") from None
         raise ArchiveError(f"{where}: not a valid tar ({exc})") from None
     except (EOFError, zlib.error, zstandard.ZstdError) as exc:
         detail = str(exc) or "unexpected end of data"

@@ -26,14 +26,16 @@ class Source:
     def describe(self) -> str:
         return f"{self.kind}://{self.ref}"
 
-    def load(self, progress: Progress | None = None) -> Image:
+    def load(self, progress: Progress | None = None, keep_broken: bool = False) -> Image:
+        """The image; with `keep_broken`, unreadable layers come back empty with their error
+        (for the explorer) instead of failing the whole load."""
         if self.kind in ENGINES:
-            return daemon.load(self.ref, self.kind, progress, self.platform)
+            return daemon.load(self.ref, self.kind, progress, self.platform, keep_broken)
         if self.kind == "registry":
             return registry.load(self.ref, self.platform, progress, self.insecure)
         if not os.path.exists(self.ref):
             raise SourceError(f"{self.ref}: no such file or directory")
-        parts = archive.read_path(self.ref, self.platform, progress)
+        parts = archive.read_path(self.ref, self.platform, progress, keep_broken)
         return image_from_parts(parts, os.path.basename(os.path.normpath(self.ref)), self.kind)
 
 

@@ -139,10 +139,10 @@ class DiveApp(FileActions, App[int]):
     def __init__(self, source, *, keymap: dict[str, str] | None = None,
                  start: StartOptions = StartOptions(), progress_interval: float = 0.1,
                  show_secrets: bool = False):
-        """`source` has `describe()` and `load(progress)` (a Source); `keymap` maps binding
-        ids (e.g. "tree.toggle-added") to comma-separated keys; `start` is how the
-        explorer starts (compare mode, hidden diff types, collapsed dirs, pane width, build
-        steps shown); `show_secrets` unmasks Env values named like secrets."""
+        """`source` has `describe()` and `load(progress, keep_broken)` (a Source); `keymap`
+        maps binding ids (e.g. "tree.toggle-added") to comma-separated keys; `start` is how
+        the explorer starts (compare mode, hidden diff types, collapsed dirs, pane width,
+        build steps shown); `show_secrets` unmasks Env values named like secrets."""
         super().__init__()
         self.show_secrets = show_secrets
         self.source = source
@@ -224,7 +224,7 @@ class DiveApp(FileActions, App[int]):
                 self.post_message(BytesRead(total, blob))
 
         try:
-            image = self.source.load(progress)
+            image = self.source.load(progress, keep_broken=True)  # broken layers: error rows
             if worker.is_cancelled:
                 return
             self.post_message(ImageLoaded(total, len(image.layers)))
@@ -288,6 +288,7 @@ class DiveApp(FileActions, App[int]):
         self._update_layer_details()
         self._update_title()
         self.query_one(FileTreeView).set_state(self.explorer.tree)
+        self._show_layer_error()
         engine = engine_of(image)
         if engine is not None:
             self._find_sharing(engine)
@@ -313,6 +314,7 @@ class DiveApp(FileActions, App[int]):
             return
         if self.explorer.select_layer(message.index):
             self.query_one(FileTreeView).recompute()
+        self._show_layer_error()
         self._update_layer_details()
         self._update_title()
 
@@ -401,6 +403,19 @@ class DiveApp(FileActions, App[int]):
         message.update(text)
         message.set_class(error, "-error")
         message.display = True
+
+    def _show_layer_error(self) -> None:
+        """Above the tree: why the selected layer could not be read (its changes are missing)."""
+        if self.analysis is None or self.explorer is None:
+            return
+        layer = self.analysis.image.layers[self.explorer.layer]
+        if not layer.error:
+            self._hide_message()
+            return
+        text = Text(f"Layer #{layer.index} could not be read: ", style="bold")
+        text.append(printable(layer.error).replace("\n", " "))
+        text.append(". The tree shows the layers below it without this one's changes.")
+        self._show_message(text, error=True)
 
     def _hide_message(self) -> None:
         self.query_one("#message", Static).display = False

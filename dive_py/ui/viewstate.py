@@ -124,11 +124,17 @@ class Row:
 
     def child_prefix(self) -> str:
         """The guide columns that this directory's children inherit."""
-        prefix = self._child_prefix
-        if prefix is None:
-            above = self.parent.child_prefix() if self.parent is not None else ""
-            prefix = self._child_prefix = above + ("    " if self.last else "│   ")
-        return prefix
+        if self._child_prefix is None:
+            # up to the nearest known prefix, then down: no recursion, however deep the tree
+            chain: list[Row] = []
+            row: Row | None = self
+            while row is not None and row._child_prefix is None:
+                chain.append(row)
+                row = row.parent
+            prefix = row._child_prefix if row is not None else ""
+            for row in reversed(chain):
+                prefix = row._child_prefix = prefix + ("    " if row.last else "│   ")  # type: ignore[operator]
+        return self._child_prefix  # type: ignore[return-value]
 
     def guide(self) -> str:
         """The tree guide in front of the name, e.g. '│   ├── ' ('─⊕ ' for a collapsed dir)."""

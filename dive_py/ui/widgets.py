@@ -179,7 +179,7 @@ class LayerList(CursorView):
     """
 
     COMPONENT_CLASSES = {"layers--cursor", "layers--compared", "layers--index", "layers--size",
-                         "layers--no-layer", "layers--label"}
+                         "layers--no-layer", "layers--label", "layers--error"}
 
     DEFAULT_CSS = """
     LayerList > .layers--no-layer {
@@ -289,6 +289,9 @@ class LayerList(CursorView):
         if label:
             parts.append((f"({label}) ", self.get_component_rich_style("layers--label") + text_style))
         parts.append((one_line(command), text_style))
+        if layer is not None and layer.error:  # an unreadable layer: an error row, the others stay usable
+            error_style = self.get_component_rich_style("layers--error")
+            parts[2:] = [(f"{'error':>9}  ", error_style), (one_line(command), error_style)]
         post = self._cursor_style("layers--cursor") if index == self.cursor_row else None
         segments = [Segment(text, style + post if post else style) for text, style in parts]
         return Strip(segments).crop_extend(0, width, base + post if post else base)
@@ -535,7 +538,8 @@ def layer_details(image: Image, layer: Layer, shared: str | None = None) -> Tabl
     use it (None: not known)."""
     is_top = layer.index == len(image.layers) - 1
     tags = ", ".join(printable(t) for t in image.tags) if is_top and image.tags else "(none)"
-    rows = [
+    rows = [("Error", printable(layer.error))] if layer.error else []
+    rows += [
         ("Tags", tags),
         ("ID", printable(layer.blob_id) or "(unknown)"),
         ("Digest", printable(layer.digest) or "(unknown)"),
@@ -578,6 +582,11 @@ def image_details(analysis: Analysis) -> Table:
     table.add_column(Text("Count", style="bold"), justify="right", no_wrap=True)
     table.add_column(Text("Total Space", style="bold"), justify="right", no_wrap=True)
     table.add_column(Text("Path", style="bold"), overflow="fold", ratio=1)
+    broken = [layer.index for layer in image.layers if layer.error]
+    if broken:
+        summary.add_row(Text("Unreadable:", style="bold"), Text(
+            f"layer{'s' if len(broken) > 1 else ''} {', '.join(f'#{i}' for i in broken)}: "
+            "the figures leave them out", style="bold"))
     items = analysis.inefficiencies
     for item in items[:MAX_INEFFICIENCIES]:
         table.add_row(Text(str(item.count)), Text(format_size(item.cumulative_size)),
