@@ -19,7 +19,9 @@ from dive_py.commands.common import (
     EXIT_OK,
     EXIT_RULES_FAILED,
     EXIT_USAGE,
+    add_secrets_option,
     add_source_options,
+    source_of,
     status,
     write_output,
 )
@@ -43,6 +45,7 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     for key in ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestReclaimableBytes"):
         p.add_argument(f"--{key}", dest=key, metavar="VALUE", help=f"CI rule threshold for {key} ('disabled' to skip)")
     p.add_argument("-i", "--ignore-errors", action="store_true", help="accepted for dive compatibility")
+    add_secrets_option(p)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,17 +60,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_analysis(args: argparse.Namespace, ref: str) -> int:
-    from dive_py.sources.resolve import resolve
+def run_analysis(args: argparse.Namespace, ref) -> int:
+    """The explorer, CI or JSON for a reference, or for a ready Source (`divepy container`)."""
+    from dive_py.config import load_config
 
     ci_mode = args.ci or _ci_env()
-    source = resolve(ref, args.source, args.platform, args.cache)
+    config = load_config(args.config)
+    for warning in config.warnings:
+        status(f"warning: {printable(warning)}")
+    source = source_of(args, ref, config["container-engine"]) if isinstance(ref, str) else ref
     if not ci_mode and not args.json:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError("not a terminal: the explorer needs one (use --ci or --json for output)")
         from dive_py.ui import run_ui
 
-        return run_ui(source)
+        return run_ui(source, config, show_secrets=args.show_secrets)
 
     rules = None
     if ci_mode:
@@ -92,7 +99,7 @@ def run_analysis(args: argparse.Namespace, ref: str) -> int:
     if args.json:
         from dive_py.export.json_export import dumps
 
-        write_output(args.json, dumps(analysis))
+        write_output(args.json, dumps(analysis, args.show_secrets))
     if rules is None:
         return EXIT_OK
 
@@ -130,6 +137,16 @@ def cmd_analyze(argv: list[str]) -> int:
 # Sub-commands by name: a function here, or "module" under dive_py.commands with a main(argv).
 COMMANDS: dict[str, Callable[[list[str]], int] | str] = {
     "demo": cmd_demo,
+    "build": "build",
+    "config": "config",
+    "dockerfile": "dockerfile",
+    "shared": "shared",
+    "diff": "diff",
+    "container": "container",
+    "cat": "cat",
+    "extract": "extract",
+    "blame": "blame",
+    "find": "find",
 }
 
 

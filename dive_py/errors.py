@@ -18,6 +18,10 @@ class ArchiveError(DivePyError):
     """An archive, manifest, config or layer is broken or does not match what it claims."""
 
 
+class BuildError(DivePyError):
+    """`divepy build`: the engine could not build the image (its log says why)."""
+
+
 class ConfigError(DivePyError):
     """A configuration file, CI rule or command-line value is invalid."""
 

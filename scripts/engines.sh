@@ -96,13 +96,21 @@ install_missing() {
     return "$rc"
 }
 
+# up_already LABEL PIDFILE PROCESS LOG CHECK: 0 when the service already runs (waiting for it
+# to answer if it is still starting), 1 when it has to be started, 2 when it runs but never
+# answered.
+up_already() {
+    local label=$1 pidfile=$2 process=$3 logfile=$4 check=$5
+    if alive "$pidfile" "$process" && "$check"; then return 0; fi
+    alive "$pidfile" "$process" || return 1
+    log "$label (pid $(cat "$pidfile")) is up but does not answer; waiting"
+    wait_for "$process" "$(cat "$pidfile")" "$logfile" "$check" || return 2
+}
+
 start_docker() {
-    if alive "$DIR/docker.pid" dockerd && docker_answers; then return 0; fi
-    if alive "$DIR/docker.pid" dockerd; then
-        log "dockerd (pid $(cat "$DIR/docker.pid")) is up but does not answer; waiting"
-        wait_for dockerd "$(cat "$DIR/docker.pid")" "$DIR/dockerd.log" docker_answers
-        return
-    fi
+    local up=0
+    up_already dockerd "$DIR/docker.pid" dockerd "$DIR/dockerd.log" docker_answers || up=$?
+    [ "$up" -eq 1 ] || return $((up / 2))
     # A pid file left by a killed dockerd (or one a CI machine kept from an
     # earlier session) makes dockerd refuse to start while any process has
     # that pid; a stale containerd pid file makes it wait for a containerd
@@ -174,12 +182,9 @@ EOF
 }
 
 start_podman() {
-    if alive "$DIR/podman.pid" podman && podman_answers; then return 0; fi
-    if alive "$DIR/podman.pid" podman; then
-        log "podman service (pid $(cat "$DIR/podman.pid")) is up but does not answer; waiting"
-        wait_for podman "$(cat "$DIR/podman.pid")" "$DIR/podman.log" podman_answers
-        return
-    fi
+    local up=0
+    up_already "podman service" "$DIR/podman.pid" podman "$DIR/podman.log" podman_answers || up=$?
+    [ "$up" -eq 1 ] || return $((up / 2))
     # Start as after a reboot (podman expects these on tmpfs): with the
     # service and its containers stopped (or killed with a session), podman
     # then resets the containers' stale states instead of trusting them.

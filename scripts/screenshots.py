@@ -3,7 +3,8 @@
 
     python scripts/screenshots.py [--out DIR] [--size 140x45]
 
-Writes overview.svg, layer-changes.svg, filtered.svg, collapsed.svg and help.svg.
+Writes overview.svg, layer-changes.svg, filtered.svg, collapsed.svg, build-steps.svg,
+image-config.svg, help.svg, viewer.svg, find.svg and blame.svg.
 """
 
 from __future__ import annotations
@@ -48,7 +49,14 @@ SCENES: dict[str, list[str]] = {
     # everything closed, then a few directories opened again
     "collapsed": ["end", "tab", "ctrl+@", "goto:/etc", "space", "goto:/etc/app", "space",
                   "goto:/usr", "space", "goto:/usr/local", "space", "goto:/usr/local/lib", "space"],
+    # every build step, the metadata-only ones dimmed, the cursor on one (ENV)
+    "build-steps": ["b", "down", "down", "down"],
+    "image-config": ["c"],
     "help": ["question_mark"],
+    # a file as of the last layer, highlighted by its name; find across all layers; blame
+    "viewer": ["end", "tab", "goto:/app/server.py", "enter"],
+    "find": ["f", "a", "p", "t", "/"],
+    "blame": ["end", "tab", "goto:/app/config.yaml", "b"],
 }
 
 

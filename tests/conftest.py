@@ -22,10 +22,11 @@ import pytest
 BUSYBOX_IMAGE = "divepy-test/busybox:latest"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """divepy's layer cache ($XDG_CACHE_HOME/divepy) lives in the session's temp dir, for the
-    in-process loads and the `python -m dive_py` runs alike: never in the user's home."""
+    """divepy's layer cache ($XDG_CACHE_HOME/divepy) is new for each test, for the in-process
+    loads and the `python -m dive_py` runs alike: never in the user's home, and never a layer
+    cached by another test standing in for one a test means to read (or to find broken)."""
     path = str(tmp_path_factory.mktemp("xdg-cache"))
     saved = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = path
@@ -174,3 +175,16 @@ def build_image(docker_client: docker.DockerClient) -> Callable[..., docker.mode
         return image
 
     return build
+
+
+@pytest.fixture(scope="session")
+def podman_busybox(docker_client: docker.DockerClient, podman_client: docker.DockerClient, busybox_image) -> str:
+    """The busybox base image, copied from dockerd into the podman service; its name there."""
+    name = f"localhost/{BUSYBOX_IMAGE}"
+    try:
+        podman_client.images.get(name)
+    except docker.errors.ImageNotFound:
+        data = b"".join(busybox_image.save(named=True))
+        podman_client.images.load(data)
+        podman_client.images.get(name)
+    return name

@@ -28,13 +28,22 @@ def run_dive_json(archive: str, out_dir: str) -> dict:
         return json.load(fh)
 
 
-def run_divepy(*args: str, env: dict | None = None, cwd: str | None = None, timeout: int = 300
-               ) -> subprocess.CompletedProcess:
-    """The real command, as a user runs it."""
+def run_divepy(*args: str, env: dict | None = None, cwd: str | None = None, timeout: int = 300,
+               max_memory: int | None = None, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """The real command, as a user runs it. `max_memory` caps its address space (bytes): a
+    run that needs more fails with MemoryError instead of passing; `prefix` runs it through
+    another command (e.g. setpriv)."""
     full_env = {k: v for k, v in os.environ.items() if k != "CI"}  # CI mode only when a test asks
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "dive_py", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=timeout)
+
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+
+    return subprocess.run([*prefix, sys.executable, "-m", "dive_py", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout,
+                          preexec_fn=limit if max_memory else None)
 
 
 def divepy_json(archive_ref: str, out_dir: str, *extra: str) -> dict:

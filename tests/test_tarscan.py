@@ -17,6 +17,7 @@ from dive_py.errors import ArchiveError
 from dive_py.sources.layer_tar import read_layer
 from dive_py.sources import tarscan
 from dive_py.sources.tarscan import scan
+from dive_py.sources.verify import StrictTarInfo
 
 LONG = "deep/" * 30 + "name-longer-than-a-ustar-header-can-hold.txt"
 
@@ -163,10 +164,10 @@ def _fields(m: tarfile.TarInfo) -> tuple:
 
 
 def _first_reference(data: bytes):
-    """The first member as tarfile reads it (what follows it is not compared: after the first
-    header tarfile takes a broken header for the end, the scanner refuses it)."""
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-        return _fields(tar.next())
+    """The first member as tarfile reads it with the checks of Go's archive/tar (StrictTarInfo)."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:", tarinfo=StrictTarInfo) as tar:
+        member = tar.next()
+        return _fields(member) if member is not None else None
 
 
 def _first_scanned(data: bytes):

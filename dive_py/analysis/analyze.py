@@ -59,6 +59,13 @@ class Analysis:
         """
         return max(0, self.size - self.final_size)
 
+    @cached_property
+    def hints(self) -> list:
+        """Dockerfile fixes with the bytes each saves (dive_py.analysis.hints.Hint)."""
+        from dive_py.analysis.hints import hints
+
+        return hints(self)
+
 
 def analyze(image: Image) -> Analysis:
     entries = [layer.entries for layer in image.layers]

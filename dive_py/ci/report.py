@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from typing import TextIO
 from xml.etree import ElementTree as ET
@@ -69,9 +70,20 @@ def result_lines(results: list[Result], colour: bool) -> list[str]:
     return lines
 
 
+def hint_lines(analysis: Analysis, colour: bool) -> list[str]:
+    """divepy's advice, after dive's lines so that everything before it reads as dive's."""
+    if not analysis.hints:
+        return []
+    lines = [f"{BOLD}Hints:{RESET}" if colour else "Hints:"]
+    for hint in analysis.hints:
+        lines.append(f"  [{hint.kind}] saves {hint.bytes_saved} bytes ({go_bytes(hint.bytes_saved)}): "
+                     f"{printable(hint.message)}")
+    return lines
+
+
 def print_report(analysis: Analysis, results: list[Result], stream: TextIO = sys.stdout) -> None:
     colour = use_colour(stream)
-    for line in analysis_lines(analysis, colour) + result_lines(results, colour):
+    for line in analysis_lines(analysis, colour) + result_lines(results, colour) + hint_lines(analysis, colour):
         print(line, file=stream)
 
 
@@ -88,7 +100,7 @@ def junit_xml(analysis: Analysis, results: list[Result]) -> str:
         elif result.status == Status.SKIP:
             ET.SubElement(case, "skipped", message=result.message)
     out = ET.SubElement(suite, "system-out")
-    out.text = "\n".join(analysis_lines(analysis, colour=False))
+    out.text = "\n".join(analysis_lines(analysis, colour=False) + hint_lines(analysis, colour=False))
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)
@@ -99,11 +111,22 @@ def _md_cell(text: str) -> str:
     return printable(text).replace("|", "\\|").replace("`", "\\`")
 
 
+def _md_code(text: str) -> str:
+    """A name as a code span in a table cell. A backslash does not escape a backtick inside a
+    code span, so the fence is one backtick longer than any run in the name: a name like
+    "`![x](http://…)`" stays text instead of becoming an image in the job summary."""
+    text = printable(text).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def markdown(analysis: Analysis, results: list[Result], top: int = 10) -> str:
     """A summary that fits GitHub's job summary: figures, rules, top inefficient files."""
     failed = any(r.status == Status.FAIL for r in results)
     lines = [
-        f"## divepy: `{_md_cell(analysis.image.name)}` {'❌ FAIL' if failed else '✅ PASS'}",
+        f"## divepy: {_md_code(analysis.image.name)} {'❌ FAIL' if failed else '✅ PASS'}",
         "",
         "| Figure | Value |",
         "| --- | --- |",
@@ -120,9 +143,16 @@ def markdown(analysis: Analysis, results: list[Result], top: int = 10) -> str:
         lines.append(f"| {r.rule.key} | {r.status.value} | {_md_cell(r.message or r.rule.raw)} |")
     lines += ["", "| Count | Wasted space | File |", "| ---: | ---: | --- |"]
     for item in analysis.inefficiencies[:top]:
-        lines.append(f"| {item.count} | {go_bytes(item.cumulative_size)} | `{_md_cell(item.path)}` |")
+        lines.append(f"| {item.count} | {go_bytes(item.cumulative_size)} | {_md_code(item.path)} |")
     if not analysis.inefficiencies:
         lines.append("| | | (none) |")
     elif len(analysis.inefficiencies) > top:
         lines.append(f"| | | … and {len(analysis.inefficiencies) - top} more |")
+    if analysis.hints:
+        lines += ["", "### Hints", "", "| Saves | Kind | Layers | Hint |", "| ---: | --- | --- | --- |"]
+        for hint in analysis.hints[:top]:
+            lines.append(f"| {go_bytes(hint.bytes_saved)} | {hint.kind} | {', '.join(map(str, hint.layers))} "
+                         f"| {_md_cell(hint.message)} |")
+        if len(analysis.hints) > top:
+            lines.append(f"| | | | … and {len(analysis.hints) - top} more |")
     return "\n".join(lines) + "\n"

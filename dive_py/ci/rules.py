@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-import yaml
-
 from dive_py.analysis.analyze import Analysis
 from dive_py.ci.goformat import go_value, parse_bytes
+from dive_py.config import read_yaml
 from dive_py.errors import ConfigError
 
 LOWEST_EFFICIENCY = "lowestEfficiency"
@@ -95,15 +94,7 @@ def load_ci_config(path: str | None) -> tuple[dict[str, Any], str | None]:
         if explicit:
             raise ConfigError(f"CI config {path}: no such file")
         return {}, None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
-    except OSError as exc:
-        raise ConfigError(f"CI config {path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"CI config {path}{where}: not valid YAML") from None
+    doc = read_yaml(path, "CI config")
     if doc is None:
         return {}, path
     if not isinstance(doc, dict) or not isinstance(doc.get("rules", {}) or {}, dict):

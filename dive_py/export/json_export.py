@@ -1,7 +1,9 @@
 """dive's JSON export, value for value, so tools that parse dive's JSON work unchanged.
 
 Extra keys may be added (never renamed or removed): `reclaimableBytes`, `userSizeBytes`,
-`userWastedPercent` on the image.
+`userWastedPercent` on the image; `config` and `hints` at the top (the image's run configuration, see
+dive_py.analysis.imageconfig; secret-looking Env values masked unless `show_secrets`;
+`hints`: Dockerfile fixes, see dive_py.analysis.hints).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 from typing import Any
 
 from dive_py.analysis.analyze import Analysis
+from dive_py.analysis.imageconfig import summarize
 from dive_py.analysis.layertree import child_first, dive_layer_nodes
 from dive_py.model.fileinfo import FileInfo
 
@@ -38,7 +41,7 @@ def _number(value: float) -> float | int | None:
     return int(value) if value.is_integer() else value
 
 
-def export(analysis: Analysis) -> dict[str, Any]:
+def export(analysis: Analysis, show_secrets: bool = False) -> dict[str, Any]:
     layers = []
     for layer in analysis.image.layers:
         nodes = dive_layer_nodes(layer.entries)
@@ -62,8 +65,12 @@ def export(analysis: Analysis) -> dict[str, Any]:
         "userWastedPercent": _number(analysis.user_wasted_percent),
         "reclaimableBytes": analysis.reclaimable_bytes,
     }
-    return {"layer": layers, "image": image}
+    return {"layer": layers, "image": image, "config": summarize(analysis.image, show_secrets),
+            "hints": [hint.to_json() for hint in analysis.hints]}
 
 
-def dumps(analysis: Analysis) -> str:
-    return json.dumps(export(analysis), indent=2, ensure_ascii=False) + "\n"
+def dumps(analysis: Analysis, show_secrets: bool = False) -> str:
+    """The JSON text. Names that are not UTF-8 get U+FFFD for each bad byte, as Go's encoder
+    writes them, so the file is always valid UTF-8 JSON."""
+    text = json.dumps(export(analysis, show_secrets), indent=2, ensure_ascii=False) + "\n"
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -59,7 +59,8 @@ class Comparison:
         self.upper = upper
         self._dir_diff: dict[tuple[int, int], DiffType] = {}
 
-    def diff_of(self, lower: Node | None, upper: Node | None) -> DiffType:
+    def _quick(self, lower: Node | None, upper: Node | None) -> DiffType | None:
+        """The verdict if the nodes themselves decide it (or it is remembered), else None."""
         if lower is upper:
             return DiffType.UNMODIFIED
         if lower is None:
@@ -70,20 +71,47 @@ class Comparison:
             return DiffType.MODIFIED
         if not upper.is_dir:
             return DiffType.UNMODIFIED
-        key = (id(lower), id(upper))
-        verdict = self._dir_diff.get(key)
-        if verdict is None:
-            verdict = DiffType.UNMODIFIED
-            lc, uc = lower.children or {}, upper.children or {}
-            if lc.keys() != uc.keys():
+        return self._dir_diff.get((id(lower), id(upper)))
+
+    @staticmethod
+    def _child_pairs(lower: Node, upper: Node):
+        """The children side by side, or None if the two directories hold different names."""
+        lc, uc = lower.children or {}, upper.children or {}
+        if lc.keys() != uc.keys():
+            return None
+        return ((lc[name], child) for name, child in uc.items())
+
+    def diff_of(self, lower: Node | None, upper: Node | None) -> DiffType:
+        verdict = self._quick(lower, upper)
+        if verdict is not None:
+            return verdict
+        # Two directories alike in themselves are alike if all their children are: decided
+        # depth-first with an explicit stack, so a path thousands of levels deep cannot
+        # exhaust the recursion limit.
+        frames = [(lower, upper, self._child_pairs(lower, upper))]  # type: ignore[arg-type]
+        finished: DiffType | None = None  # the verdict of the frame just popped
+        while frames:
+            lo, up, pairs = frames[-1]
+            if finished is DiffType.MODIFIED or pairs is None:
                 verdict = DiffType.MODIFIED
             else:
-                for name, child in uc.items():
-                    if self.diff_of(lc[name], child) != DiffType.UNMODIFIED:
+                verdict = DiffType.UNMODIFIED
+                for lo_child, up_child in pairs:
+                    quick = self._quick(lo_child, up_child)
+                    if quick is None:  # an undecided directory: decide it first
+                        frames.append((lo_child, up_child, self._child_pairs(lo_child, up_child)))  # type: ignore[arg-type]
+                        verdict = None
+                        break
+                    if quick is not DiffType.UNMODIFIED:
                         verdict = DiffType.MODIFIED
                         break
-            self._dir_diff[key] = verdict
-        return verdict
+                if verdict is None:
+                    finished = None
+                    continue
+            frames.pop()
+            self._dir_diff[(id(lo), id(up))] = verdict
+            finished = verdict
+        return finished  # type: ignore[return-value]
 
     def entries(self, lower: Node | None, upper: Node | None, inherited: DiffType | None = None
                 ) -> list[Entry]:

@@ -66,8 +66,12 @@ class FileInfo:
         return self.mode & 0o7777
 
     def same_content(self, other: FileInfo) -> bool:
-        """dive's comparison (type, hash, mode, uid, gid), plus the link target dive ignores."""
-        return (self.type == other.type and self.digest == other.digest and self.mode == other.mode
+        """dive's comparison (type, hash, mode, uid, gid), plus the link target dive ignores.
+
+        Modes compare as Go's FileMode, as dive does: tar writers differ in whether the header's
+        mode carries the type bits (0o40755 or 0o755 for the same directory)."""
+        return (self.type == other.type and self.digest == other.digest
+                and (self.mode == other.mode or self.go_file_mode() == other.go_file_mode())
                 and self.uid == other.uid and self.gid == other.gid and self.link == other.link)
 
     def go_file_mode(self) -> int:

@@ -17,7 +17,7 @@ dive drops opaque markers and keeps a replaced directory's children; we do neith
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from dive_py.model.fileinfo import (
     META_PREFIX,
@@ -128,25 +128,48 @@ def _build_patch(entries: Iterable[FileInfo]) -> _Patch:
 
 
 def _apply(lower: Node | None, patch: _Patch, name: str, layer: int) -> Node:
-    info = patch.info
-    if info is not None and not info.is_dir:
-        return Node(name, info, layer, None)
-    if lower is not None and lower.children is not None and not patch.opaque:
-        children = dict(lower.children)
-    else:
-        children = {}
-    for child_name, child_patch in patch.children.items():
-        if child_patch.whiteout:
-            children.pop(child_name, None)
-            if child_patch.info is None and not child_patch.children:
-                continue
-        below = children.get(child_name)
-        children[child_name] = _apply(below, child_patch, child_name, layer)
-    if info is None:
-        if lower is not None and lower.children is not None:
-            return Node(name, lower.info, lower.layer, children)
-        return Node(name, None, layer, children)
-    return Node(name, info, layer, children)
+    """The node for `name` after `patch` is applied on `lower`.
+
+    Depth-first with an explicit stack, so a hostile path thousands of directories deep
+    cannot exhaust Python's recursion limit.
+    """
+    root_slot: list[Node] = []
+    # a frame: (lower, patch, name, children being built, pending child names, where to put the result)
+    frames: list[tuple] = []
+
+    def enter(low: Node | None, pat: _Patch, nm: str, out: Callable[[Node], None]) -> None:
+        info = pat.info
+        if info is not None and not info.is_dir:
+            out(Node(nm, info, layer, None))
+            return
+        if low is not None and low.children is not None and not pat.opaque:
+            children = dict(low.children)
+        else:
+            children = {}
+        frames.append((low, pat, nm, children, iter(pat.children.items()), out))
+
+    enter(lower, patch, name, root_slot.append)
+    while frames:
+        low, pat, nm, children, pending, out = frames[-1]
+        for child_name, child_patch in pending:
+            if child_patch.whiteout:
+                children.pop(child_name, None)
+                if child_patch.info is None and not child_patch.children:
+                    continue
+            enter(children.get(child_name), child_patch, child_name,
+                  lambda node, c=children, n=child_name: c.__setitem__(n, node))
+            break
+        else:
+            frames.pop()
+            info = pat.info
+            if info is None:
+                if low is not None and low.children is not None:
+                    out(Node(nm, low.info, low.layer, children))
+                else:
+                    out(Node(nm, None, layer, children))
+            else:
+                out(Node(nm, info, layer, children))
+    return root_slot[0]
 
 
 def stack(lower: Node, entries: Iterable[FileInfo], layer: int) -> Node:

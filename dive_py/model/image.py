@@ -43,6 +43,7 @@ class Layer:
     history: HistoryStep | None
     entries: tuple[FileInfo, ...]
     size: int
+    error: str = ""  # why the layer could not be read (then it has no entries); "" if it was
 
     @property
     def command(self) -> str:
@@ -59,11 +60,36 @@ class Image:
     tags: tuple[str, ...] = ()
     image_id: str = ""
     warnings: tuple[str, ...] = ()
+    repo_digests: tuple[str, ...] = ()  # the engine's RepoDigests (daemon images only)
+    storage: Storage | None = None  # where the engine keeps the layers (daemon images only)
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """The engine's GraphDriver: its name and data as reported (overlay2: UpperDir, LowerDir...)."""
+
+    driver: str
+    data: tuple[tuple[str, str], ...] = ()
+
+    def layer_dirs(self, layer_count: int) -> tuple[str, ...] | None:
+        """Each layer's directory, bottom first, when the data names one per layer.
+
+        overlay2 reports the top layer as UpperDir and the ones below as LowerDir, top first,
+        colon-separated; other drivers (vfs) report no directories, and then this is None.
+        """
+        data = dict(self.data)
+        upper = data.get("UpperDir")
+        if not upper:
+            return None
+        lower = [d for d in data.get("LowerDir", "").split(":") if d]
+        dirs = (*reversed(lower), upper)
+        return dirs if len(dirs) == layer_count else None
 
 
 def parse_history(config: dict[str, Any]) -> tuple[HistoryStep, ...]:
     steps = []
-    for item in config.get("history") or []:
+    history = config.get("history")
+    for item in history if isinstance(history, list) else []:
         if not isinstance(item, dict):
             continue
         steps.append(HistoryStep(
@@ -75,20 +101,57 @@ def parse_history(config: dict[str, Any]) -> tuple[HistoryStep, ...]:
     return tuple(steps)
 
 
+@dataclass(frozen=True, slots=True)
+class BuildStep:
+    """One build step in build order: a history entry, a layer, or both.
+
+    `layer` is the index of the layer the step made (None: it made none); `history` is None
+    for a layer the history does not account for (squashed or hand-made images).
+    """
+
+    history: HistoryStep | None
+    layer: int | None
+
+    @property
+    def kind(self) -> str:
+        """"layer", "no layer" (metadata only), "lost layer" (history says it made a layer
+        the image does not have), "no history" (a layer no history entry accounts for) or
+        "imported" (`docker import`: a layer whose history has no command, only a comment)."""
+        if self.history is None:
+            return "no history"
+        if self.layer is None:
+            return "no layer" if self.history.empty_layer else "lost layer"
+        if not self.history.created_by and self.history.comment:
+            return "imported"
+        return "layer"
+
+
+def build_steps(history: tuple[HistoryStep, ...], layer_count: int) -> list[BuildStep]:
+    """Every history entry in order, each tied to its layer, then any layers left over.
+
+    Layers are paired exactly as dive pairs them: each step not marked `empty_layer` takes
+    the next layer; layers left when the history runs out have no history.
+    """
+    steps: list[BuildStep] = []
+    next_layer = 0
+    for step in history:
+        if step.empty_layer or next_layer >= layer_count:
+            steps.append(BuildStep(step, None))
+        else:
+            steps.append(BuildStep(step, next_layer))
+            next_layer += 1
+    steps.extend(BuildStep(None, i) for i in range(next_layer, layer_count))
+    return steps
+
+
 def pair_history(history: tuple[HistoryStep, ...], layer_count: int) -> list[HistoryStep | None]:
     """The history step of each layer, paired exactly as dive pairs them.
 
     Steps marked `empty_layer` made no layer and are skipped; a layer left without a step
     gets None (shown as "(missing)").
     """
-    paired: list[HistoryStep | None] = []
-    hist_idx = 0
-    for _ in range(layer_count):
-        while hist_idx < len(history) and history[hist_idx].empty_layer:
-            hist_idx += 1
-        if hist_idx < len(history):
-            paired.append(history[hist_idx])
-            hist_idx += 1
-        else:
-            paired.append(None)
+    paired: list[HistoryStep | None] = [None] * layer_count
+    for step in build_steps(history, layer_count):
+        if step.layer is not None:
+            paired[step.layer] = step.history
     return paired

@@ -9,7 +9,6 @@ it passes, and the manifest decides at the end which of them make the image.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -18,12 +17,23 @@ import stat
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import FileInfo, normalise_path
 from dive_py.sources.layer_tar import Prefixed, read_layer
+from dive_py.sources.layercache import LayerCache
+from dive_py.sources.verify import (
+    Digests,
+    EndGuard,
+    LayerHashes,
+    StrictTarInfo,
+    algorithm_for,
+    check_blob,
+    check_diff_ids,
+    of_bytes,
+)
 
 JSON_LIMIT = 64 << 20  # a config or manifest larger than this is not one
 
@@ -39,14 +49,20 @@ class ImageParts:
     layer_paths: list[str]
     layers: list[LayerData]
     tags: list[str]
+    errors: dict[int, str] = field(default_factory=dict)  # layer index -> why it is unreadable
 
 
 class _Blobs:
     """Named members of an archive or layout: JSON documents and parsed layers."""
 
+    where = ""
     lazy = True  # layers are read when asked for (False: all were read in one pass)
 
     def json(self, path: str) -> Any:
+        raise NotImplementedError
+
+    def raw(self, path: str) -> bytes:
+        """A JSON member's exact bytes (an image ID is the sha256 of the config's bytes)."""
         raise NotImplementedError
 
     def layer(self, path: str) -> LayerData:
@@ -55,13 +71,21 @@ class _Blobs:
     def has(self, path: str) -> bool:
         raise NotImplementedError
 
-    def raw(self, path: str) -> bytes:
-        """A JSON member's exact bytes (an image ID is the sha256 of the config's bytes)."""
+    def digests(self, path: str) -> Digests | None:
+        """What the blob at `path` really is (known once it has been read)."""
         raise NotImplementedError
 
-    def diff_id(self, path: str) -> str | None:
-        """The diff ID computed while reading the layer at `path`, if it was hashed."""
-        return None
+    def checked_json(self, path: str, descriptor: Any = None) -> Any:
+        """A JSON blob, verified against its name and descriptor."""
+        doc = self.json(path)
+        check_blob(self.where, path, self.digests(path), descriptor)
+        return doc
+
+    def checked_layer(self, path: str, descriptor: Any = None) -> LayerData:
+        """A layer, verified against its name and descriptor."""
+        data = self.layer(path)
+        check_blob(self.where, path, self.digests(path), descriptor)
+        return data
 
 
 def _parse_json(data: bytes, where: str) -> Any:
@@ -77,20 +101,19 @@ class StreamedTar(_Blobs):
     MODE = "r|"
     lazy = False
 
-    def __init__(self, stream: BinaryIO, where: str, progress: Progress | None = None,
-                 hash_layers: bool = False):
-        """`hash_layers`: compute each layer's diff ID while reading it (see `diff_id`)."""
+    def __init__(self, stream: BinaryIO, where: str, progress: Progress | None = None):
         self.where = where
         self._json: dict[str, bytes] = {}
         self._layers: dict[str, LayerData | ArchiveError] = {}
+        self._digests: dict[str, Digests] = {}
         self._links: dict[str, str] = {}
-        self._diff_ids: dict[str, str] = {}
-        self._hash_layers = hash_layers
         self._read(stream, progress)
 
     def _read(self, stream: BinaryIO, progress: Progress | None) -> None:
         try:
-            with tarfile.open(fileobj=stream, mode=self.MODE, errorlevel=2) as tar:
+            source = EndGuard(stream) if self.MODE == "r|" else stream  # r: seeks, it never reads on
+            with tarfile.open(fileobj=source, mode=self.MODE, errorlevel=2,  # type: ignore[call-overload]
+                              tarinfo=StrictTarInfo) as tar:
                 for member in tar:
                     tar.members.clear()
                     name = normalise_path(member.name)
@@ -119,6 +142,7 @@ class StreamedTar(_Blobs):
             data = head + fileobj.read()
             if len(data) != member.size:
                 raise ArchiveError(f"{self.where}: {name} is truncated")
+            self._digests[name] = of_bytes(data, algorithm_for(name))
             try:
                 json.loads(data)
                 self._json[name] = data
@@ -128,27 +152,22 @@ class StreamedTar(_Blobs):
                 head = b""
         if name.endswith(("/VERSION", "/json")) or name in ("repositories", "oci-layout"):
             return
-        stream = io.BufferedReader(Prefixed(head, fileobj)) if head else fileobj
-        self._take_layer(tar, member, name, stream, progress)  # type: ignore[arg-type]
+        self._take_layer(member, name, Prefixed(head, fileobj) if head else fileobj, progress)  # type: ignore[arg-type]
 
-    def _take_layer(self, tar: tarfile.TarFile, member: tarfile.TarInfo, name: str,
-                    stream: BinaryIO, progress: Progress | None) -> None:
+    def _take_layer(self, member: tarfile.TarInfo, name: str, stream: BinaryIO,
+                    progress: Progress | None) -> None:
         """A blob that is not JSON: read it as a layer now, as it passes."""
         self._layers[name] = self._parse(name, stream, progress)
 
     def _parse(self, name: str, stream: BinaryIO, progress: Progress | None) -> LayerData | ArchiveError:
+        hashes = LayerHashes(stream, algorithm_for(name))
         report = (lambda n: progress(name, n)) if progress is not None else None
-        hasher = hashlib.sha256() if self._hash_layers else None
         try:
-            found = read_layer(stream, f"{self.where}: layer {name}", report, hasher)
+            data = read_layer(hashes.blob, f"{self.where}: layer {name}", report, hashes)
+            self._digests[name] = hashes.result()
+            return data
         except ArchiveError as exc:
             return exc  # raised only if the manifest uses this blob
-        if hasher is not None:
-            self._diff_ids[name] = "sha256:" + hasher.hexdigest()
-        return found
-
-    def diff_id(self, path: str) -> str | None:
-        return self._diff_ids.get(self._resolve(path))
 
     def _resolve(self, path: str) -> str:
         path = normalise_path(path)
@@ -161,6 +180,9 @@ class StreamedTar(_Blobs):
     def has(self, path: str) -> bool:
         path = self._resolve(path)
         return path in self._json or path in self._layers
+
+    def digests(self, path: str) -> Digests | None:
+        return self._digests.get(self._resolve(path))
 
     def raw(self, path: str) -> bytes:
         real = self._resolve(path)
@@ -215,19 +237,23 @@ class IndexedTar(StreamedTar):
     MODE = "r:"
     lazy = True
 
-    def __init__(self, fh: BinaryIO, where: str, progress: Progress | None = None,
-                 hash_layers: bool = False):
+    def __init__(self, fh: BinaryIO, where: str, progress: Progress | None = None):
         self._fh = fh
         self._progress = progress
         self._members: dict[str, tuple[int, int]] = {}
-        super().__init__(fh, where, progress, hash_layers)
+        super().__init__(fh, where, progress)
 
-    def _take_layer(self, tar: tarfile.TarFile, member: tarfile.TarInfo, name: str,
-                    stream: BinaryIO, progress: Progress | None) -> None:
+    def _take_layer(self, member: tarfile.TarInfo, name: str, stream: BinaryIO,
+                    progress: Progress | None) -> None:
         self._members[name] = (member.offset_data, member.size)
 
     def has(self, path: str) -> bool:
         return super().has(path) or self._resolve(path) in self._members
+
+    def raw(self, path: str) -> bytes:
+        if self._resolve(path) in self._members:
+            raise ArchiveError(f"{self.where}: {path} is not JSON")
+        return super().raw(path)
 
     def layer(self, path: str) -> LayerData:
         real = self._resolve(path)
@@ -241,12 +267,11 @@ class IndexedTar(StreamedTar):
 class LayoutDir(_Blobs):
     """An OCI image layout (or an unpacked docker save) in a directory: blobs read on demand."""
 
-    def __init__(self, root: str, progress: Progress | None = None, hash_layers: bool = False):
+    def __init__(self, root: str, progress: Progress | None = None):
         self.root = root
         self.where = root
         self._progress = progress
-        self._hash_layers = hash_layers
-        self._diff_ids: dict[str, str] = {}
+        self._digests: dict[str, Digests] = {}
 
     def _path(self, path: str) -> str:
         clean = normalise_path(path)
@@ -262,28 +287,29 @@ class LayoutDir(_Blobs):
         full = self._path(path)
         try:
             with open(full, "rb") as fh:
-                return fh.read(JSON_LIMIT + 1)
+                data = fh.read(JSON_LIMIT + 1)
         except OSError as exc:
             raise ArchiveError(f"{self.where}: cannot read {path} ({exc.strerror})") from None
+        self._digests[full] = of_bytes(data, algorithm_for(path))
+        return data
 
     def json(self, path: str) -> Any:
         return _parse_json(self.raw(path), f"{self.where}: {path}")
 
+    def digests(self, path: str) -> Digests | None:
+        return self._digests.get(self._path(path))
+
     def layer(self, path: str) -> LayerData:
         full = self._path(path)
         report = (lambda n: self._progress(path, n)) if self._progress is not None else None
-        hasher = hashlib.sha256() if self._hash_layers else None
         try:
             with open(full, "rb") as fh:
-                found = read_layer(fh, f"{self.where}: layer {path}", report, hasher)
+                hashes = LayerHashes(fh, algorithm_for(path))
+                data = read_layer(hashes.blob, f"{self.where}: layer {path}", report, hashes)  # type: ignore[arg-type]
+                self._digests[full] = hashes.result()
+                return data
         except OSError as exc:
             raise ArchiveError(f"{self.where}: cannot read layer {path} ({exc.strerror})") from None
-        if hasher is not None:
-            self._diff_ids[normalise_path(path)] = "sha256:" + hasher.hexdigest()
-        return found
-
-    def diff_id(self, path: str) -> str | None:
-        return self._diff_ids.get(normalise_path(path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,7 +377,7 @@ def _pick_manifest(blobs: _Blobs, index: Any, where: str, platform: str | None) 
                                    f"{'/' + want_variant if want_variant else ''} (available: {available})")
         else:
             chosen = (candidates or manifests)[0]
-        doc = blobs.json(_blob_path(chosen, where))
+        doc = blobs.checked_json(_blob_path(chosen, where), chosen)
         doc = _expect(doc, dict, where, "manifest")
         if "manifests" in doc:
             index = doc
@@ -368,22 +394,32 @@ class ImagePlan:
     config_path: str
     layer_paths: list[str]
     tags: list[str]
+    layer_descs: list[Any] = field(default_factory=list)  # OCI descriptors, to verify blobs
 
-    def diff_ids(self) -> list[str]:
-        rootfs = self.config.get("rootfs") if isinstance(self.config.get("rootfs"), dict) else {}
-        return [d for d in (rootfs.get("diff_ids") or []) if isinstance(d, str)]
+    def diff_ids(self) -> list:
+        """The config's rootfs.diff_ids as listed (entries unchecked: see check_diff_ids)."""
+        rootfs = self.config.get("rootfs")
+        listed = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        return listed if isinstance(listed, list) else []
 
 
-def image_parts(blobs: _Blobs, where: str, platform: str | None = None) -> ImageParts:
-    """Read the manifest, the config and the layers it lists."""
+def image_parts(blobs: _Blobs, where: str, platform: str | None = None,
+                keep_broken: bool = False) -> ImageParts:
+    """Read the manifest (docker form first, then OCI index) and the layers it lists.
+
+    Every blob used is verified (name, descriptor, diff ID). A broken layer raises, unless
+    `keep_broken`: then it is kept as an empty layer and its error is in `errors`.
+    """
     plan = image_plan(blobs, where, platform)
-    layers = [blobs.layer(path) for path in plan.layer_paths]
-    return ImageParts(plan.config, plan.layer_paths, layers, plan.tags)
+    layers, errors = read_layers(blobs, plan, where, keep_broken)
+    return ImageParts(plan.config, plan.layer_paths, layers, plan.tags, errors)
 
 
 def image_plan(blobs: _Blobs, where: str, platform: str | None = None) -> ImagePlan:
     """Read the manifest (docker form first, then OCI index) and the config it names."""
     tags: list[str] = []
+    config_desc: Any = None
+    layer_descs: list[Any] = []
     if blobs.has("manifest.json"):
         manifest = _expect(blobs.json("manifest.json"), list, where, "manifest.json")
         if not manifest:
@@ -398,30 +434,67 @@ def image_plan(blobs: _Blobs, where: str, platform: str | None = None) -> ImageP
     elif blobs.has("index.json"):
         index = _expect(blobs.json("index.json"), dict, where, "index.json")
         manifest_doc = _pick_manifest(blobs, index, where, platform)
-        config_path = _blob_path(manifest_doc.get("config"), where)
-        layer_paths = [_blob_path(d, where) for d in _expect(manifest_doc.get("layers"), list, where, "manifest layers")]
+        config_desc = manifest_doc.get("config")
+        config_path = _blob_path(config_desc, where)
+        layer_descs = _expect(manifest_doc.get("layers"), list, where, "manifest layers")
+        layer_paths = [_blob_path(d, where) for d in layer_descs]
         for desc in index.get("manifests") or []:
             name = ((desc or {}).get("annotations") or {}).get("io.containerd.image.name")
             if name:
                 tags.append(name)
     else:
         raise ArchiveError(f"{where}: not an image archive (no manifest.json or index.json)")
-    config = _expect(blobs.json(config_path), dict, where, "image config")
-    return ImagePlan(config, config_path, list(layer_paths), tags)
+    config = _expect(blobs.checked_json(config_path, config_desc), dict, where, "image config")
+    return ImagePlan(config, config_path, list(layer_paths), tags, list(layer_descs))
+
+
+def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = False,
+                cache: LayerCache | None = None, on_layer: Callable[[int, LayerData], None] | None = None
+                ) -> tuple[list[LayerData], dict[int, str]]:
+    """The plan's layers, verified (name, descriptor, diff ID), and which could not be read.
+
+    With a `cache`, a layer whose diff ID is cached is not read at all; a layer read is cached
+    under the diff ID computed from its bytes (the config's claim was just checked against it).
+    `on_layer(index, layer)` is told of each layer as it is ready.
+    """
+    diff_ids = plan.diff_ids()
+    count = len(plan.layer_paths)
+    layers: list[LayerData] = []
+    errors: dict[int, str] = {}
+    for index, path in enumerate(plan.layer_paths):
+        claimed = diff_ids[index] if len(diff_ids) == count and isinstance(diff_ids[index], str) else ""
+        data = cache.get_layer(claimed) if cache is not None and claimed and blobs.lazy else None
+        if data is None:
+            try:
+                data = blobs.checked_layer(path, plan.layer_descs[index] if plan.layer_descs else None)
+                check_diff_ids(where, index, path, blobs.digests(path), diff_ids, count)
+            except ArchiveError as exc:
+                if not keep_broken:
+                    raise
+                data = ((), 0)
+                errors[index] = str(exc)
+            else:
+                found = blobs.digests(path)
+                if cache is not None and found is not None and found.diff_id and (
+                        blobs.lazy or not cache.has_layer(found.diff_id)):
+                    cache.put_layer(found.diff_id, data)
+        layers.append(data)
+        if on_layer is not None:
+            on_layer(index, data)
+    return layers, errors
 
 
 def read_tar_stream(stream: BinaryIO, where: str, platform: str | None = None,
-                    progress: Progress | None = None) -> ImageParts:
-    return image_parts(StreamedTar(stream, where, progress), where, platform)
+                    progress: Progress | None = None, keep_broken: bool = False) -> ImageParts:
+    return image_parts(StreamedTar(stream, where, progress), where, platform, keep_broken)
 
 
 @contextmanager
-def open_blobs(path: str, progress: Progress | None = None, hash_layers: bool = False
-               ) -> Iterator[_Blobs]:
+def open_blobs(path: str, progress: Progress | None = None) -> Iterator[_Blobs]:
     """The members of an archive file or a layout directory on disk, open while in use.
     A file is indexed, not read: its layers are read when asked for."""
     if os.path.isdir(path):
-        yield LayoutDir(path, progress, hash_layers)
+        yield LayoutDir(path, progress)
         return
     try:
         fh = open(path, "rb")
@@ -432,12 +505,13 @@ def open_blobs(path: str, progress: Progress | None = None, hash_layers: bool = 
         if stat.S_ISREG(st.st_mode) and st.st_size == 0:
             raise ArchiveError(f"{path}: file is empty, not an image archive")
         if fh.seekable():
-            yield IndexedTar(fh, path, progress, hash_layers)
+            yield IndexedTar(fh, path, progress)
         else:  # a pipe or a device: one pass, front to back
-            yield StreamedTar(io.BufferedReader(fh, 1 << 20), path, progress, hash_layers)
+            yield StreamedTar(io.BufferedReader(fh, 1 << 20), path, progress)
 
 
-def read_path(path: str, platform: str | None = None, progress: Progress | None = None) -> ImageParts:
+def read_path(path: str, platform: str | None = None, progress: Progress | None = None,
+              keep_broken: bool = False) -> ImageParts:
     """An archive file or a layout directory on disk."""
     with open_blobs(path, progress) as blobs:
-        return image_parts(blobs, path, platform)
+        return image_parts(blobs, path, platform, keep_broken)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dive_py.model.image import Image, Layer, pair_history, parse_history
-from dive_py.sources.archive import ImagePlan, LayerData
+from dive_py.sources.archive import ImageParts, ImagePlan, LayerData
 
 # A layer not read yet: no entries, size unknown (the explorer shows the list before the contents)
 PENDING: LayerData = ((), 0)
@@ -19,11 +19,13 @@ def _blob_id(path: str) -> str:
 
 
 def image_from_plan(plan: ImagePlan, layers: Sequence[LayerData], name: str, source: str,
-                    image_id: str = "") -> Image:
-    """The image the plan describes, with `layers[i]` as layer i's entries and size."""
+                    image_id: str = "", errors: Mapping[int, str] | None = None) -> Image:
+    """The image the plan describes, with `layers[i]` as layer i's entries and size and
+    `errors[i]` why layer i could not be read (kept empty)."""
     config = plan.config
     history = parse_history(config)
-    diff_ids = plan.diff_ids()
+    diff_ids = [d for d in plan.diff_ids() if isinstance(d, str)]
+    errors = errors or {}
     warnings = []
     count = len(layers)
     if diff_ids and len(diff_ids) != count:
@@ -34,8 +36,13 @@ def image_from_plan(plan: ImagePlan, layers: Sequence[LayerData], name: str, sou
     steps = pair_history(history, count)
     built = tuple(
         Layer(index=i, digest=diff_ids[i] if i < len(diff_ids) else "",
-              blob_id=_blob_id(path), history=steps[i], entries=entries, size=size)
+              blob_id=_blob_id(path), history=steps[i], entries=entries, size=size,
+              error=errors.get(i, ""))
         for i, (path, (entries, size)) in enumerate(zip(plan.layer_paths, layers)))
     return Image(name=name, source=source, layers=built, config=config, history=history,
                  tags=tuple(plan.tags), image_id=image_id, warnings=tuple(warnings))
 
+
+def image_from_parts(parts: ImageParts, name: str, source: str, image_id: str = "") -> Image:
+    plan = ImagePlan(parts.config, "", parts.layer_paths, parts.tags)
+    return image_from_plan(plan, parts.layers, name, source, image_id, parts.errors)

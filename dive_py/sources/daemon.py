@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from dive_py.errors import ArchiveError, SourceError
-from dive_py.model.image import Image
-from dive_py.sources.archive import ImagePlan, Progress, StreamedTar, image_plan
+from dive_py.model.image import Image, Storage
+from dive_py.sources.archive import ImagePlan, Progress, StreamedTar, image_plan, read_layers
 from dive_py.sources.assemble import image_from_plan
 from dive_py.sources.layercache import LayerCache
-from dive_py.sources.loader import OnLayer, OnOutline, load_layers
+from dive_py.sources.loader import OnLayer, OnOutline
 
 SAVE_CHUNK = 4 << 20
 
@@ -45,7 +45,7 @@ def engine_host(engine: str) -> str:
 def connect(engine: str = "docker") -> Any:
     """A Docker SDK client for the engine, or SourceError naming where it looked."""
     import docker
-    from docker.errors import DockerException
+    from docker.errors import DockerException, InvalidVersion
 
     host = engine_host(engine)
     hint = ("start podman's API service (podman system service) or set CONTAINER_HOST"
@@ -56,12 +56,33 @@ def connect(engine: str = "docker") -> Any:
         else:
             client = docker.from_env(timeout=300)
         client.ping()
+    except InvalidVersion:
+        raise SourceError(f"{engine} at {host} speaks Docker API {_server_api(engine, host)}, too old: "
+                          f"divepy needs {_minimum_api()} or newer (upgrade the engine)") from None
     except DockerException as exc:
         reason = _short_reason(exc)
         raise SourceError(f"cannot reach {engine} at {host}: {reason} ({hint})") from None
     except Exception as exc:  # requests/urllib3 errors surface here when the socket is wrong
         raise SourceError(f"cannot reach {engine} at {host}: {_short_reason(exc)} ({hint})") from None
     return client
+
+
+def _minimum_api() -> str:
+    from docker.constants import MINIMUM_DOCKER_API_VERSION
+
+    return MINIMUM_DOCKER_API_VERSION
+
+
+def _server_api(engine: str, host: str) -> str:
+    """The API version an engine reports, asked at the oldest version the SDK speaks."""
+    import docker
+
+    try:
+        kwargs = {"base_url": host} if engine == "podman" else docker.utils.kwargs_from_env()
+        api = docker.APIClient(version=_minimum_api(), timeout=30, **kwargs)
+        return str(api.version(api_version=False).get("ApiVersion", "(unknown)"))
+    except Exception:  # only for the message: the version is already known to be unusable
+        return "(unknown)"
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -73,6 +94,14 @@ def _short_reason(exc: BaseException) -> str:
     if "Connection refused" in str(exc):
         return "connection refused"
     return text[:200]
+
+
+def _stream_failure(exc: BaseException) -> str:
+    from docker.errors import NotFound
+
+    if isinstance(exc, NotFound):
+        return f"the image was removed while being read ({exc.explanation or exc})"
+    return f"engine stopped sending the image ({_short_reason(exc)})"
 
 
 class ChunkStream(io.RawIOBase):
@@ -93,7 +122,7 @@ class ChunkStream(io.RawIOBase):
             except StopIteration:
                 return 0
             except Exception as exc:
-                raise SourceError(f"{self._where}: engine stopped sending the image ({_short_reason(exc)})") from None
+                raise SourceError(f"{self._where}: {_stream_failure(exc)}") from None
         n = min(len(buffer), len(self._buffer))
         buffer[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]
@@ -150,7 +179,10 @@ def _from_cache(image: Any, ref: str, engine: str, cache: LayerCache,
         return None
     plan = ImagePlan(config, "", [], list(image.tags))
     diff_ids = plan.diff_ids()
-    if not diff_ids or not all(cache.has_layer(d) for d in diff_ids):
+    if not diff_ids or not all(isinstance(d, str) and cache.has_layer(d) for d in diff_ids):
+        return None
+    paths = cache.get_paths(image.id, len(diff_ids))
+    if paths is None:
         return None
     layers = []
     for i, diff_id in enumerate(diff_ids):
@@ -160,12 +192,12 @@ def _from_cache(image: Any, ref: str, engine: str, cache: LayerCache,
         layers.append(data)
         if on_layer is not None:
             on_layer(i, data)
-    plan.layer_paths = list(diff_ids)
-    return image_from_plan(plan, layers, ref, engine, image.id)
+    plan.layer_paths = paths
+    return _engine_image(image_from_plan(plan, layers, ref, engine, image.id), image, plan.tags)
 
 
 def load(ref: str, engine: str = "docker", progress: Progress | None = None,
-         platform: str | None = None, cache: LayerCache | None = None,
+         platform: str | None = None, keep_broken: bool = False, cache: LayerCache | None = None,
          on_outline: OnOutline | None = None, on_layer: OnLayer | None = None) -> Image:
     from docker.errors import APIError
 
@@ -181,14 +213,31 @@ def load(ref: str, engine: str = "docker", progress: Progress | None = None,
     try:
         chunks = image.save(chunk_size=SAVE_CHUNK, named=False)
         stream = io.BufferedReader(ChunkStream(iter(chunks), where), SAVE_CHUNK)
-        blobs = StreamedTar(stream, where, progress, hash_layers=cache is not None)
+        blobs = StreamedTar(stream, where, progress)
         plan = image_plan(blobs, where, platform)
-        layers = load_layers(blobs, plan, cache, on_layer)
-        if cache is not None:
+        layers, errors = read_layers(blobs, plan, where, keep_broken, cache, on_layer)
+        if cache is not None and not errors:
             cache.put_config(blobs.raw(plan.config_path))
+            cache.put_paths(image.id, plan.layer_paths)
     except APIError as exc:
         raise SourceError(f"{where}: engine refused to export the image ({exc.explanation or exc})") from None
     except ArchiveError as exc:
         raise SourceError(f"{where}: the engine's export is unreadable: {exc}") from None
-    tags = list(image.tags) or plan.tags
-    return image_from_plan(replace(plan, tags=tags), layers, ref, engine, image.id)
+    return _engine_image(image_from_plan(plan, layers, ref, engine, image.id, errors), image, plan.tags)
+
+
+def _engine_image(loaded: Image, image: Any, tags: list[str]) -> Image:
+    """What the engine adds to an image read from it: its tags, repo digests and storage."""
+    attrs = image.attrs if isinstance(image.attrs, dict) else {}
+    digests = tuple(d for d in attrs.get("RepoDigests") or () if isinstance(d, str))
+    return replace(loaded, tags=tuple(image.tags) or tuple(tags), repo_digests=digests,
+                   storage=storage_of(attrs))
+
+
+def storage_of(attrs: dict[str, Any]) -> Storage | None:
+    """The engine's GraphDriver from an image inspect, as it reports it (data may be null)."""
+    driver = attrs.get("GraphDriver")
+    if not isinstance(driver, dict) or not driver.get("Name"):
+        return None
+    data = driver.get("Data") if isinstance(driver.get("Data"), dict) else {}
+    return Storage(str(driver["Name"]), tuple(sorted((str(k), str(v)) for k, v in data.items())))

@@ -18,7 +18,8 @@ from isal import igzip, isal_zlib
 
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import REG, FileInfo, normalise_path
-from dive_py.sources.tarscan import scan
+from dive_py.sources.tarscan import EMPTY_HASH, scan  # noqa: F401 (EMPTY_HASH: used by importers)
+from dive_py.sources.verify import LayerHashes, ZstdFrames, drain
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -86,36 +87,19 @@ def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
     if kind == "gzip":  # ISA-L's reader: about twice zlib's speed on layer blobs
         return igzip.IGzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
     if kind == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)
+        reader = zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=CHUNK,  # type: ignore[arg-type]
+                                                            read_across_frames=True)
         return io.BufferedReader(reader, CHUNK), kind  # type: ignore[arg-type]
     return raw, kind  # type: ignore[return-value]
 
 
-class _Hashing(io.RawIOBase):
-    """Feeds every byte read through to a hashlib object (the layer's diff ID)."""
-
-    def __init__(self, raw: BinaryIO, hasher):
-        self._raw = raw
-        self._hasher = hasher
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self._hasher.update(data)
-        return n
-
-
 def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None,
-               hasher=None) -> tuple[tuple[FileInfo, ...], int]:
+               hashes: LayerHashes | None = None) -> tuple[tuple[FileInfo, ...], int]:
     """Read every entry of one layer blob. Returns the entries (tar order) and dive's size.
 
     `where` names the layer in error messages. Any corruption raises ArchiveError: a broken
-    layer is never reported as an empty one. A `hasher` (hashlib object) is fed the whole
-    uncompressed tar, padding included, so its digest is the layer's diff ID.
+    layer is never reported as an empty one. The blob is read to its very end (so gzip and
+    zstd check their trailers); `hashes`, if given, sees the uncompressed bytes (the diff ID).
     """
     if progress is not None:
         stream = io.BufferedReader(_Counting(stream, progress), CHUNK)  # type: ignore[assignment]
@@ -124,8 +108,8 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     kind = "layer"
     try:
         plain, kind = decompressed(stream)
-        if hasher is not None:
-            plain = io.BufferedReader(_Hashing(plain, hasher), CHUNK)  # type: ignore[assignment]
+        if hashes is not None:
+            plain = hashes.plain(plain, kind)
         for member, digest in scan(plain):
             path = normalise_path(member.name)
             if not path:
@@ -134,15 +118,14 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
             entries.append(FileInfo(path, type_flag, member.size, member.mode, member.uid,
                                     member.gid, member.linkname, digest))
             size += member.size
-        # to the end: the padding after the end-of-archive marker is part of the diff ID, and
-        # the gzip trailer holds the checksum of everything read
-        while plain.read(CHUNK):
-            pass
+        drain(plain)
     except ArchiveError:
         raise
     except tarfile.ReadError as exc:
-        if str(exc) == "empty file" and not entries:
+        if str(exc) == "empty file" and not entries and kind == "none":
             raise ArchiveError(f"{where}: layer is empty (0 bytes), not a tar") from None
+        if str(exc).startswith("zlib error"):  # tarfile's name for a corrupt gzip stream
+            raise ArchiveError(f"{where}: truncated or corrupt gzip data ({exc})") from None
         raise ArchiveError(f"{where}: not a valid tar ({exc})") from None
     except (EOFError, zlib.error, isal_zlib.error, zstandard.ZstdError) as exc:
         detail = str(exc) or "unexpected end of data"

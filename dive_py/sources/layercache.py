@@ -5,7 +5,8 @@ layer: divepy stores a layer only under the digest it computed itself while read
 (a config that lies about its diff IDs cannot poison the cache). A config is stored under its
 own sha256, which is the image ID for Docker and podman; it is checked again on every read.
 
-Layout: $XDG_CACHE_HOME/divepy/v1/layers/<hex> and .../configs/<hex>. A layer entry is
+Layout: $XDG_CACHE_HOME/divepy/v1/layers/<hex>, .../configs/<hex> and .../paths/<hex> (the
+layer paths of an engine's export of that image, so the layer IDs shown stay the same). A layer entry is
 a header (magic, format version, Python's marshal version, xxh64 of the payload) and a
 zstd-compressed marshal of the entry columns (paths, types, sizes, modes, uids, gids, links,
 digests). Columns compress well (paths share prefixes) and load in one call. marshal is not
@@ -19,6 +20,7 @@ recently used entries (by mtime, refreshed on every hit) go first.
 from __future__ import annotations
 
 import hashlib
+import json
 import marshal
 import os
 import struct
@@ -168,10 +170,26 @@ class LayerCache:
         self._write("configs", image_id, data)
         return image_id
 
+    def get_paths(self, image_id: str, count: int) -> list[str] | None:
+        """The layer paths an engine's export used for this image (their names show as layer
+        IDs), so an image answered from the cache reads exactly like an exported one."""
+        path = self._path("paths", image_id)
+        data = self._read(path) if path else None
+        try:
+            paths = json.loads(data) if data is not None else None
+        except ValueError:
+            paths = None
+        if not (isinstance(paths, list) and len(paths) == count and all(isinstance(p, str) for p in paths)):
+            return None
+        return paths
+
+    def put_paths(self, image_id: str, paths: list[str]) -> None:
+        self._write("paths", image_id, json.dumps(paths).encode())
+
     def evict(self) -> None:
         """Delete least recently used entries until the cache fits its limit."""
         files = []
-        for kind in ("layers", "configs"):
+        for kind in ("layers", "configs", "paths"):
             directory = os.path.join(self.root, kind)
             try:
                 names = os.listdir(directory)

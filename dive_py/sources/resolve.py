@@ -3,57 +3,71 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dive_py.errors import SourceError, UsageError
 from dive_py.model.image import Image
-from dive_py.sources import archive, daemon
+from dive_py.sources import archive, daemon, registry
 from dive_py.sources.archive import Progress
 from dive_py.sources.layercache import LayerCache
 from dive_py.sources.loader import OnLayer, OnOutline, load_image
 
 ENGINES = ("docker", "podman")
 FILE_SCHEMES = ("docker-archive", "oci-archive", "oci")
-SOURCES = ENGINES + FILE_SCHEMES
+SOURCES = ENGINES + FILE_SCHEMES + ("registry",)
 
 
 @dataclass(frozen=True)
 class Source:
     kind: str  # one of SOURCES
-    ref: str  # image reference for engines, a path for files
+    ref: str  # image reference for engines and registries, a path for files
     platform: str | None = None
+    insecure: bool = False  # registry: plain http allowed for any host, not only loopback
     cache: bool = True  # read and fill the layer cache (--no-cache: False)
 
     def describe(self) -> str:
         return f"{self.kind}://{self.ref}"
 
-    def load(self, progress: Progress | None = None, on_outline: OnOutline | None = None,
-             on_layer: OnLayer | None = None) -> Image:
-        """Read the image. `on_outline` gets the layer list before any layer is read,
-        `on_layer(index, (entries, size))` each layer as it is read (see sources.loader)."""
+    def load(self, progress: Progress | None = None, keep_broken: bool = False,
+             on_outline: OnOutline | None = None, on_layer: OnLayer | None = None) -> Image:
+        """The image; with `keep_broken`, unreadable layers come back empty with their error
+        (for the explorer) instead of failing the whole load. `on_outline` gets the layer list
+        before any layer is read, `on_layer(index, (entries, size))` each layer as it is read
+        (see sources.loader)."""
         cache = LayerCache() if self.cache else None
         if self.kind in ENGINES:
-            return daemon.load(self.ref, self.kind, progress, self.platform, cache, on_outline, on_layer)
+            return daemon.load(self.ref, self.kind, progress, self.platform, keep_broken, cache,
+                               on_outline, on_layer)
+        if self.kind == "registry":
+            return registry.load(self.ref, self.platform, progress, self.insecure)
         if not os.path.exists(self.ref):
             raise SourceError(f"{self.ref}: no such file or directory")
         name = os.path.basename(os.path.normpath(self.ref))
-        with archive.open_blobs(self.ref, progress, hash_layers=cache is not None) as blobs:
-            return load_image(blobs, self.ref, name, self.kind, self.platform, cache, on_outline, on_layer)
+        with archive.open_blobs(self.ref, progress) as blobs:
+            return load_image(blobs, self.ref, name, self.kind, self.platform, keep_broken, cache,
+                              on_outline, on_layer)
 
 
-def resolve(ref: str, source: str | None = None, platform: str | None = None, cache: bool = True) -> Source:
-    """Pick the source: an explicit --source, a scheme prefix, an existing path, else Docker."""
+def resolve(ref: str, source: str | None = None, platform: str | None = None,
+            engine: str = "docker", insecure: bool = False, cache: bool = True) -> Source:
+    """Pick the source: a scheme prefix, an explicit --source, an existing path, else `engine`
+    (the config's container-engine). `insecure`: a registry may be plain http. `cache`: use
+    the layer cache."""
+    return replace(_resolve(ref, source, platform, engine), insecure=insecure, cache=cache)
+
+
+def _resolve(ref: str, source: str | None, platform: str | None, engine: str) -> Source:
     if not ref:
         raise UsageError("no image given")
     scheme, sep, rest = ref.partition("://")
     if sep:
         if scheme not in SOURCES:
             raise UsageError(f"unknown source {scheme!r} in {ref!r} (use one of: {', '.join(SOURCES)})")
-        return Source(scheme, rest, platform, cache)
+        return Source(scheme, rest, platform)
     if source:
         if source not in SOURCES:
             raise UsageError(f"unknown --source {source!r} (use one of: {', '.join(SOURCES)})")
-        return Source(source, ref, platform, cache)
+        return Source(source, ref, platform)
     if os.path.isfile(ref) or os.path.isdir(ref):
-        return Source("oci" if os.path.isdir(ref) else "docker-archive", ref, platform, cache)
-    return Source("docker", ref, platform, cache)
+        return Source("oci" if os.path.isdir(ref) else "docker-archive", ref, platform)
+    return Source(engine, ref, platform)

@@ -19,6 +19,8 @@ from typing import BinaryIO
 
 import xxhash
 
+from dive_py.sources.verify import CorruptTarHeader
+
 CHUNK = 1 << 20
 EMPTY_HASH = xxhash.xxh64_intdigest(b"")
 
@@ -141,15 +143,18 @@ def _next_header(reader: _Reader) -> tarfile.TarInfo | None:
             member = member._proc_member(reader)  # type: ignore[attr-defined]
         return member
     except tarfile.EOFHeaderError:
+        after = reader.read(tarfile.BLOCKSIZE)  # the end is a zero block followed by zeros
+        if after and (len(after) < tarfile.BLOCKSIZE or after.count(0) != len(after)):
+            raise CorruptTarHeader(f"data after a zero block at offset {start}") from None
         return None
     except tarfile.EmptyHeaderError:
         if reader.offset == 0:
             raise tarfile.ReadError("empty file") from None
         return None
     except tarfile.InvalidHeaderError as exc:
-        raise tarfile.ReadError(f"{exc} at offset {reader.offset}") from None
-    except tarfile.TruncatedHeaderError as exc:
-        raise tarfile.ReadError(f"{exc} at offset {reader.offset}") from None
+        raise CorruptTarHeader(f"{exc} in the header at offset {start}") from None
+    except tarfile.TruncatedHeaderError:
+        raise CorruptTarHeader(f"truncated header at offset {start}") from None
     except tarfile.SubsequentHeaderError as exc:
         raise tarfile.ReadError(str(exc)) from None
     except zlib.error as exc:

@@ -1,7 +1,7 @@
 """The Textual explorer. Textual is imported only under this package."""
 
 
-def run_ui(source) -> int:
+def run_ui(source, config=None, show_secrets: bool = False) -> int:
     from dive_py.ui.app import run
 
-    return run(source)
+    return run(source, config, show_secrets=show_secrets)

@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
@@ -21,10 +21,23 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
 from dive_py.analysis.analyze import Analysis, analyze
+from dive_py.analysis.dockerfile import reconstruct
+from dive_py.analysis.imageconfig import summarize
 from dive_py.errors import DivePyError, printable
 from dive_py.model.image import Image
+from dive_py.ui.fileactions import FILE_BINDINGS, FIND_BINDING, FileActions
+from dive_py.ui.across import engine_of, other_users, platform_label, shared_text
+from dive_py.ui.buildsteps import step_details
+from dive_py.ui.configpanel import ConfigScreen
 from dive_py.ui.help import HelpScreen, shared_cursor_section
-from dive_py.ui.viewstate import DIFF_TYPES, CompareMode, ExplorerState, SortMode, format_size
+from dive_py.ui.viewstate import (
+    DIFF_TYPES,
+    CompareMode,
+    ExplorerState,
+    SortMode,
+    StartOptions,
+    format_size,
+)
 from dive_py.ui.widgets import (
     FileTreeView,
     LayerList,
@@ -88,6 +101,14 @@ class LoadFailed(Message):
         self.error = error
 
 
+class SharingFound(Message):
+    """Which local images use which layers (diff ID -> [(image ID, name)])."""
+
+    def __init__(self, users: dict[str, list[tuple[str, str]]]):
+        super().__init__()
+        self.users = users
+
+
 class _LoadCancelled(Exception):
     pass
 
@@ -106,7 +127,7 @@ class FilterInput(Input):
         self.post_message(self.Closed())
 
 
-class DiveApp(App[int]):
+class DiveApp(FileActions, App[int]):
     """dive's two-column explorer."""
 
     CSS_PATH = "app.tcss"
@@ -119,6 +140,10 @@ class DiveApp(App[int]):
                 tooltip="Switch between the layers and the file tree"),
         Binding("ctrl+f,slash", "open_filter", "Filter", key_display="^f /", id="app.filter",
                 tooltip="Filter the file tree: a regex searched in each full path, applied as you type"),
+        FIND_BINDING,
+        *FILE_BINDINGS,
+        Binding("c", "image_config", "Config", show=False, id="app.image-config",
+                tooltip="The image config: entrypoint, cmd, env, ports, labels, tags, digests"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help",
                 tooltip="This help"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit"),
@@ -132,16 +157,22 @@ class DiveApp(App[int]):
     ]
 
     def __init__(self, source, *, keymap: dict[str, str] | None = None,
-                 progress_interval: float = 0.1):
-        """`source` has `describe()` and `load(progress)` (a Source); `keymap` maps binding
-        ids (e.g. "tree.toggle-added") to comma-separated keys."""
+                 start: StartOptions = StartOptions(), progress_interval: float = 0.1,
+                 show_secrets: bool = False):
+        """`source` has `describe()` and `load(progress, keep_broken)` (a Source); `keymap`
+        maps binding ids (e.g. "tree.toggle-added") to comma-separated keys; `start` is how
+        the explorer starts (compare mode, hidden diff types, collapsed dirs, pane width,
+        build steps shown); `show_secrets` unmasks Env values named like secrets."""
         super().__init__()
+        self.show_secrets = show_secrets
         self.source = source
         self.initial_keymap = dict(keymap or {})
+        self.start = start
         self.progress_interval = progress_interval
         self.analysis: Analysis | None = None
         self.explorer: ExplorerState | None = None
         self.load_error: str | None = None
+        self.layer_users: dict[str, list[tuple[str, str]]] | None = None
         self._status = "starting"
         self.outline: Image | None = None  # the layer list before the analysis is ready
         self._layers_read = 0
@@ -154,7 +185,7 @@ class DiveApp(App[int]):
             with Vertical(id="left"):
                 with Vertical(id="layers-pane", classes="pane"):
                     yield Static(Text(LAYER_HEADER), id="layers-head", classes="colhead")
-                    yield LayerList(id="layers")
+                    yield LayerList(id="layers", show_build_steps=self.start.show_build_steps)
                 with VerticalScroll(id="layer-details-pane", classes="pane", can_focus=False):
                     yield Static(id="layer-details")
                 with VerticalScroll(id="image-details-pane", classes="pane", can_focus=False):
@@ -178,11 +209,25 @@ class DiveApp(App[int]):
         self.query_one("#image-details-pane").border_title = "Image details"
         self.query_one("#filter-bar").display = False
         self.query_one("#filter-error").display = False
+        self.query_one(FileTreeView).show_attributes = self.start.show_attributes
+        self._apply_pane_width()
         self.query_one(LayerList).focus()
         self._update_title()
         self._update_tree_titles()
         self._show_message(Text(f"Loading {printable(self.source.describe())} …"))
         self._load()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_pane_width(event.size.width)
+
+    def _apply_pane_width(self, width: int | None = None) -> None:
+        """filetree.pane-width in the two-column layout; stacked panes take the full width."""
+        left, tree = self.query_one("#left"), self.query_one("#tree-pane")
+        if (width or self.size.width) < self.HORIZONTAL_BREAKPOINTS[-1][0]:
+            left.styles.width = tree.styles.width = None
+        else:
+            share = round(self.start.pane_width * 1000)
+            left.styles.width, tree.styles.width = f"{1000 - share}fr", f"{share}fr"
 
     # ------------------------------------------------------------------ loading
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
@@ -210,7 +255,8 @@ class DiveApp(App[int]):
             self.post_message(LayerRead(index, data[1]))
 
         try:
-            image = self.source.load(progress, on_outline=outline, on_layer=layer_read)
+            image = self.source.load(progress, keep_broken=True,  # broken layers: error rows
+                                     on_outline=outline, on_layer=layer_read)
             if worker.is_cancelled:
                 return
             self.post_message(ImageLoaded(total, len(image.layers)))
@@ -306,18 +352,36 @@ class DiveApp(App[int]):
             self._update_title()
             return
         self._hide_message()
-        self.explorer = ExplorerState(analysis.trees)
+        self.explorer = ExplorerState(analysis.trees, self.start)
         self.explorer.start()
         layers = self.query_one(LayerList)
         selected = layers.selected if self.outline is not None else 0
         layers.pending = set()
-        layers.set_layers(image.layers)
+        layers.set_layers(image.layers, reconstruct(image, self.show_secrets))
         if 0 < selected < len(image.layers):  # where the user went while the layers were read
-            layers.move_cursor(selected)
+            layers.move_cursor(layers.steps.row_of_layer(selected))
         layers.set_mode(self.explorer.mode)
         self._update_layer_details()
         self._update_title()
         self.query_one(FileTreeView).set_state(self.explorer.tree)
+        self._show_layer_error()
+        engine = engine_of(image)
+        if engine is not None:
+            self._find_sharing(engine)
+
+    @work(thread=True, exclusive=True, group="sharing", exit_on_error=False)
+    def _find_sharing(self, engine: str) -> None:
+        from dive_py.sources.local_images import layer_users
+
+        try:
+            self.post_message(SharingFound(layer_users(engine)))
+        except DivePyError:
+            pass  # the image is loaded; the engine going away only loses this extra line
+
+    @on(SharingFound)
+    def _sharing_found(self, message: SharingFound) -> None:
+        self.layer_users = message.users
+        self._update_layer_details()
 
     # ------------------------------------------------------------------ reacting
     @on(LayerList.LayerHighlighted)
@@ -327,6 +391,7 @@ class DiveApp(App[int]):
             return
         if self.explorer.select_layer(message.index):
             self.query_one(FileTreeView).recompute()
+        self._show_layer_error()
         self._update_layer_details()
         self._update_title()
 
@@ -386,16 +451,21 @@ class DiveApp(App[int]):
         self.query_one("#filter-bar").display = True
         self.query_one("#filter", FilterInput).focus()
 
+    def action_image_config(self) -> None:
+        if len(self.screen_stack) > 1 or self.analysis is None:
+            return
+        self.push_screen(ConfigScreen(summarize(self.analysis.image, self.show_secrets)))
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
         moving, layer_keys, tree_keys = shared_cursor_section(
             self, "Moving (layers and file tree)", LayerList.BINDINGS, FileTreeView.BINDINGS)
         self.push_screen(HelpScreen([
-            ("Everywhere", self.BINDINGS),
+            ("Everywhere", [b for b in self.BINDINGS if b not in FILE_BINDINGS]),
             moving,
             ("Layers pane", layer_keys),
-            ("File tree pane", tree_keys),
+            ("File tree pane", tree_keys + FILE_BINDINGS),
             ("Filter line", self.FILTER_BINDINGS),
             ("Mouse", [Binding("click", "", "Select a layer; select a row, open or close a directory",
                                key_display="click"),
@@ -411,6 +481,19 @@ class DiveApp(App[int]):
         message.set_class(error, "-error")
         message.display = True
 
+    def _show_layer_error(self) -> None:
+        """Above the tree: why the selected layer could not be read (its changes are missing)."""
+        if self.analysis is None or self.explorer is None:
+            return
+        layer = self.analysis.image.layers[self.explorer.layer]
+        if not layer.error:
+            self._hide_message()
+            return
+        text = Text(f"Layer #{layer.index} could not be read: ", style="bold")
+        text.append(printable(layer.error).replace("\n", " "))
+        text.append(". The tree shows the layers below it without this one's changes.")
+        self._show_message(text, error=True)
+
     def _hide_message(self) -> None:
         self.query_one("#message", Static).display = False
 
@@ -418,6 +501,9 @@ class DiveApp(App[int]):
         title = Text(" divepy ", style="bold")
         if self.analysis is not None:
             title.append(" " + image_name(self.analysis.image) + " ", style="bold")
+            platform = platform_label(self.analysis.image)
+            if platform:
+                title.append(f" {platform} ", style="dim")
         else:
             title.append(" " + printable(self.source.describe()) + " ")
         explorer = self.explorer
@@ -436,8 +522,9 @@ class DiveApp(App[int]):
         self.query_one("#title", Static).update(title)
         layers_pane = self.query_one("#layers-pane")
         if explorer is not None:
+            steps = " · build steps" if self.query_one(LayerList).show_build_steps else ""
             layers_pane.border_subtitle = Text(
-                f"{explorer.mode.value} compare · {len(explorer.trees)} layers")
+                f"{explorer.mode.value} compare · {len(explorer.trees)} layers{steps}")
 
     def _update_layer_details(self) -> None:
         if self.explorer is None and self.outline is not None:  # still reading the layers
@@ -452,7 +539,13 @@ class DiveApp(App[int]):
             return
         image = self.analysis.image
         layer = image.layers[self.explorer.layer]
-        self.query_one("#layer-details", Static).update(layer_details(image, layer))
+        step = self.query_one(LayerList).current_step()
+        if step is not None and step.step.layer is None:
+            self.query_one("#layer-details", Static).update(step_details(step))
+            return
+        users = self.layer_users
+        shared = shared_text(other_users(users, image, layer) if users is not None else None)
+        self.query_one("#layer-details", Static).update(layer_details(image, layer, shared))
 
     def _update_tree_titles(self) -> None:
         tree = self.query_one(FileTreeView)
@@ -478,9 +571,19 @@ class DiveApp(App[int]):
         pane.border_subtitle = Text(" · ".join(parts))
 
 
-def run(source, keymap: dict[str, str] | None = None) -> int:
-    """Run the explorer on a Source until the user quits."""
-    app = DiveApp(source, keymap=keymap)
+def app_options(config=None) -> dict:
+    """The keymap and start options a dive_py.config.Config gives the explorer."""
+    from dive_py.ui.settings import keymap_from_config, start_options
+
+    if config is None:
+        return {"keymap": {}, "start": StartOptions()}
+    return {"keymap": keymap_from_config(config.keybindings(), dict(config.origins)),
+            "start": start_options(config)}
+
+
+def run(source, config=None, show_secrets: bool = False) -> int:
+    """Run the explorer on a Source until the user quits; `config` is a dive_py.config.Config."""
+    app = DiveApp(source, **app_options(config), show_secrets=show_secrets)
     app.run()
     return app.return_code or 0
 

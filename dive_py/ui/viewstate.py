@@ -124,11 +124,17 @@ class Row:
 
     def child_prefix(self) -> str:
         """The guide columns that this directory's children inherit."""
-        prefix = self._child_prefix
-        if prefix is None:
-            above = self.parent.child_prefix() if self.parent is not None else ""
-            prefix = self._child_prefix = above + ("    " if self.last else "│   ")
-        return prefix
+        if self._child_prefix is None:
+            # up to the nearest known prefix, then down: no recursion, however deep the tree
+            chain: list[Row] = []
+            row: Row | None = self
+            while row is not None and row._child_prefix is None:
+                chain.append(row)
+                row = row.parent
+            prefix = row._child_prefix if row is not None else ""
+            for row in reversed(chain):
+                prefix = row._child_prefix = prefix + ("    " if row.last else "│   ")  # type: ignore[operator]
+        return self._child_prefix  # type: ignore[return-value]
 
     def guide(self) -> str:
         """The tree guide in front of the name, e.g. '│   ├── ' ('─⊕ ' for a collapsed dir)."""
@@ -561,14 +567,28 @@ class TreeState:
         return True
 
 
+@dataclass(frozen=True)
+class StartOptions:
+    """How the explorer starts (from the config: layer.show-aggregated-changes, diff.hide,
+    filetree.collapse-dir, filetree.show-attributes, filetree.pane-width, layer.show-build-steps)."""
+
+    mode: CompareMode = CompareMode.LAYER
+    hidden: frozenset[DiffType] = frozenset()
+    collapse_all: bool = False
+    show_attributes: bool = True
+    pane_width: float = 0.6  # share of the width for the file tree
+    show_build_steps: bool = False  # list the steps that made no layer in the layers pane
+
+
 class ExplorerState:
     """The selected layer and compare mode, and the tree state they feed."""
 
-    def __init__(self, trees: Sequence[Node]):
+    def __init__(self, trees: Sequence[Node], start: StartOptions = StartOptions()):
         self.trees = trees
         self.layer = 0
-        self.mode = CompareMode.LAYER
+        self.mode = start.mode
         self.tree = TreeState()
+        self.tree.options = replace(self.tree.options, hidden=start.hidden, collapse_all=start.collapse_all)
         # a few recent comparisons (with their cached children lists) for quick returns
         self._comparisons: OrderedDict[tuple[int, CompareMode], Comparison] = OrderedDict()
 

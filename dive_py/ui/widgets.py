@@ -23,7 +23,9 @@ from textual.worker import get_current_worker
 from dive_py.analysis.analyze import Analysis
 from dive_py.errors import printable
 from dive_py.model.diff import DiffType
-from dive_py.model.image import Image, Layer
+from dive_py.analysis.dockerfile import Instruction
+from dive_py.model.image import BuildStep, Image, Layer
+from dive_py.ui.buildsteps import StepRows, row_text, storage_rows
 from dive_py.ui.viewstate import (
     Cancelled,
     CompareMode,
@@ -169,19 +171,38 @@ class CursorView(ScrollView, can_focus=True, inherit_bindings=False):
 
 
 class LayerList(CursorView):
-    """The image's layers, one row each; the cursor is the selected layer."""
+    """The image's layers, one row each; the cursor is the selected layer.
 
-    COMPONENT_CLASSES = {"layers--cursor", "layers--compared", "layers--index", "layers--size"}
+    With build steps shown (`b`), every history step is a row, in build order: the steps that
+    made no layer are dimmed and marked "no layer", and selecting one shows the tree of the
+    last layer made before it.
+    """
+
+    COMPONENT_CLASSES = {"layers--cursor", "layers--compared", "layers--index", "layers--size",
+                         "layers--no-layer", "layers--label", "layers--error"}
+
+    DEFAULT_CSS = """
+    LayerList > .layers--no-layer {
+        text-style: dim;
+    }
+    LayerList > .layers--label {
+        color: $warning;
+        text-style: italic;
+    }
+    """
 
     BINDINGS = cursor_bindings("layers") + [
         Binding("ctrl+a", "compare('aggregated')", "Aggregated", id="layers.compare-aggregated",
                 tooltip="Compare mode aggregated: mark every change since the base layer"),
         Binding("ctrl+l", "compare('layer')", "Layer changes", id="layers.compare-layer",
                 tooltip="Compare mode layer: mark what the selected layer changed"),
+        Binding("b", "toggle_build_steps", "Build steps", show=False, id="layers.toggle-build-steps",
+                tooltip="Show or hide the build steps that made no layer (ENV, LABEL, CMD ...), "
+                        "so the list reads like the Dockerfile"),
     ]
 
     class LayerHighlighted(Message):
-        """The cursor moved onto a layer."""
+        """The cursor moved onto a layer (or onto a step after it)."""
 
         def __init__(self, index: int):
             super().__init__()
@@ -194,30 +215,54 @@ class LayerList(CursorView):
             super().__init__()
             self.mode = mode
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, show_build_steps: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.image_layers: tuple[Layer, ...] = ()
         self.pending: set[int] = set()  # layers listed but not read yet: their size shows as …
+        self.steps = StepRows([], show_build_steps)
+        self.cursor_row = 0
         self.selected = 0
         self.mode = CompareMode.LAYER
 
-    def set_layers(self, layers: tuple[Layer, ...]) -> None:
+    def set_layers(self, layers: tuple[Layer, ...], instructions: list[Instruction] | None = None) -> None:
+        """The layers, and the build steps (`reconstruct(image)`) when known."""
         self.image_layers = layers
+        if instructions is None:
+            instructions = [Instruction(None, BuildStep(layer.history, layer.index), layer.size)
+                            for layer in layers]
+        self.steps = StepRows(instructions, self.steps.show_all)
         self.selected = 0
+        self.cursor_row = self.steps.row_of_layer(0)
         self.rows_changed()
+
+    @property
+    def show_build_steps(self) -> bool:
+        return self.steps.show_all
+
+    def set_show_build_steps(self, show: bool) -> None:
+        """Show or hide the steps without a layer; the cursor stays on the selected layer."""
+        self.steps.set_show_all(show)
+        self.cursor_row = self.steps.row_of_layer(self.selected)
+        self.rows_changed()
+        self.post_message(self.LayerHighlighted(self.selected))
+
+    def current_step(self) -> Instruction | None:
+        rows = self.steps.rows
+        return rows[self.cursor_row] if 0 <= self.cursor_row < len(rows) else None
 
     def set_mode(self, mode: CompareMode) -> None:
         self.mode = mode
         self.refresh()
 
     def row_count(self) -> int:
-        return len(self.image_layers)
+        return len(self.steps.rows)
 
     def get_cursor(self) -> int:
-        return self.selected
+        return self.cursor_row
 
     def store_cursor(self, index: int) -> None:
-        self.selected = index
+        self.cursor_row = index
+        self.selected = self.steps.layer_at(index)
 
     def cursor_moved(self) -> None:
         self.post_message(self.LayerHighlighted(self.selected))
@@ -229,23 +274,40 @@ class LayerList(CursorView):
         return index == self.selected
 
     def render_row(self, index: int, width: int) -> Strip:
-        layer = self.image_layers[index]
+        instruction = self.steps.rows[index]
+        layer_index = instruction.step.layer
+        layer = self.image_layers[layer_index] if layer_index is not None else None
         base = self.rich_style
-        compared = self.get_component_rich_style("layers--compared")
-        index_style = self.get_component_rich_style("layers--index")
-        size_style = self.get_component_rich_style("layers--size")
+        text_style = base if layer is not None else self.get_component_rich_style("layers--no-layer")
+        label, command = row_text(instruction, layer, self.steps.show_all)
         parts = [
-            ("▌" if self.in_comparison(index) else " ", compared),
-            (f"{index:>3} ", index_style),
-            (f"{'…' if index in self.pending and not layer.size else format_size(layer.size):>9}  ", size_style),
-            (one_line(layer.command), base),
+            ("▌" if layer is not None and self.in_comparison(layer_index) else " ",
+             self.get_component_rich_style("layers--compared")),
+            (f"{layer_index if layer is not None else '-':>3} ", self.get_component_rich_style("layers--index")),
+            (f"{self._size_text(layer_index, layer):>9}  ", self.get_component_rich_style("layers--size")),
         ]
-        post = self._cursor_style("layers--cursor") if index == self.selected else None
+        if label:
+            parts.append((f"({label}) ", self.get_component_rich_style("layers--label") + text_style))
+        parts.append((one_line(command), text_style))
+        if layer is not None and layer.error:  # an unreadable layer: an error row, the others stay usable
+            error_style = self.get_component_rich_style("layers--error")
+            parts[2:] = [(f"{'error':>9}  ", error_style), (one_line(command), error_style)]
+        post = self._cursor_style("layers--cursor") if index == self.cursor_row else None
         segments = [Segment(text, style + post if post else style) for text, style in parts]
         return Strip(segments).crop_extend(0, width, base + post if post else base)
 
+    def _size_text(self, index: int | None, layer: Layer | None) -> str:
+        if layer is None:
+            return ""
+        if index in self.pending and not layer.size:  # listed, not read yet
+            return "…"
+        return format_size(layer.size)
+
     def action_compare(self, mode: str) -> None:
         self.post_message(self.CompareModeRequested(CompareMode(mode)))
+
+    def action_toggle_build_steps(self) -> None:
+        self.set_show_build_steps(not self.show_build_steps)
 
 
 ATTR_HEADER = f"{'Permission':<10} {'UID:GID':>11} {'Size':>9}  "
@@ -478,20 +540,25 @@ def _fields(rows: list[tuple[str, str]]) -> Table:
     return grid
 
 
-def layer_details(image: Image, layer: Layer) -> Table:
-    """Tags, ids, digest and the full command of a layer."""
+def layer_details(image: Image, layer: Layer, shared: str | None = None) -> Table:
+    """Tags, ids, digest and the full command of a layer; `shared`: which other local images
+    use it (None: not known)."""
     is_top = layer.index == len(image.layers) - 1
     tags = ", ".join(printable(t) for t in image.tags) if is_top and image.tags else "(none)"
-    rows = [
+    rows = [("Error", printable(layer.error))] if layer.error else []
+    rows += [
         ("Tags", tags),
         ("ID", printable(layer.blob_id) or "(unknown)"),
         ("Digest", printable(layer.digest) or "(unknown)"),
         ("Size", f"{format_size(layer.size)} ({layer.size:,} bytes)"),
     ]
+    if shared is not None:
+        rows.append(("Shared with", shared))
     if layer.history is not None and layer.history.created:
         rows.append(("Created", printable(layer.history.created)))
     if layer.history is not None and layer.history.comment:
         rows.append(("Comment", printable(layer.history.comment)))
+    rows.extend(storage_rows(image, layer))
     outer = Table.grid(expand=True)
     outer.add_column(overflow="fold")
     outer.add_row(_fields(rows))
@@ -522,6 +589,11 @@ def image_details(analysis: Analysis) -> Table:
     table.add_column(Text("Count", style="bold"), justify="right", no_wrap=True)
     table.add_column(Text("Total Space", style="bold"), justify="right", no_wrap=True)
     table.add_column(Text("Path", style="bold"), overflow="fold", ratio=1)
+    broken = [layer.index for layer in image.layers if layer.error]
+    if broken:
+        summary.add_row(Text("Unreadable:", style="bold"), Text(
+            f"layer{'s' if len(broken) > 1 else ''} {', '.join(f'#{i}' for i in broken)}: "
+            "the figures leave them out", style="bold"))
     items = analysis.inefficiencies
     for item in items[:MAX_INEFFICIENCIES]:
         table.add_row(Text(str(item.count)), Text(format_size(item.cumulative_size)),
@@ -536,4 +608,8 @@ def image_details(analysis: Analysis) -> Table:
     outer.add_row(summary)
     outer.add_row(Text(""))
     outer.add_row(table)
+    from dive_py.ui.advice import hints_table
+
+    outer.add_row(Text(""))
+    outer.add_row(hints_table(analysis))
     return outer

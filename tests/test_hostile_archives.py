@@ -1,0 +1,344 @@
+"""Broken and hostile archives through the real command: a correct analysis, or exit 3 with one
+line naming the image, the layer and the problem; never a traceback, a hang or a memory blow-up.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tarfile
+
+import pytest
+import zstandard
+
+from tests.helpers import run_divepy
+from tests.hostile import (
+    Entry,
+    fix_checksum,
+    layer_tar,
+    legacy,
+    oci,
+    sha256,
+    small_layers,
+    write_dir,
+    write_tar,
+    zero_bomb,
+)
+
+MEMORY = 512 << 20  # every case runs in this address space (a bomb expands to gigabytes)
+
+
+def run(ref: str, tmp_path, *extra: str):
+    out = tmp_path / "out.json"
+    proc = run_divepy(ref, "--json", str(out), *extra, timeout=120, max_memory=MEMORY)
+    return proc, (json.loads(out.read_text()) if proc.returncode == 0 else None)
+
+
+def fails(proc, *needles: str) -> str:
+    """Exit 3 and exactly one line on stderr that contains every needle."""
+    assert proc.returncode == 3, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def reference(tmp_path, members) -> dict:
+    proc, result = run(write_tar(tmp_path / "reference.tar", members), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return result
+
+
+# ---------------------------------------------------------------- the archive
+
+
+def test_truncated_anywhere_is_an_error_or_the_whole_answer(tmp_path):
+    """Cut inside a header, inside layer data, inside the manifest, in the end-of-archive
+    blocks: never a partial analysis."""
+    members = legacy(small_layers())
+    whole = reference(tmp_path, members)
+    data = open(write_tar(tmp_path / "full.tar", members), "rb").read()
+    manifest_at = data.index(b"manifest.json")
+    cuts = {100, 700, 1500, len(data) // 3, len(data) // 2, manifest_at + 300, manifest_at + 600,
+            len(data) - 10240, len(data) - 1024, len(data) - 512, len(data) - 100}
+    outcomes = set()
+    for cut in sorted(cuts):
+        path = tmp_path / f"cut{cut}.tar"
+        path.write_bytes(data[:cut])
+        proc, result = run(str(path), tmp_path)
+        if proc.returncode == 0:
+            assert result == whole, f"cut at {cut} of {len(data)} gave a different analysis"
+            outcomes.add("whole")
+        else:
+            fails(proc, f"cut{cut}.tar")
+            outcomes.add("error")
+    assert outcomes == {"whole", "error"}  # only a cut in the trailing zeros may still load
+
+
+def test_a_member_claiming_exabytes_ends_at_once(tmp_path):
+    path = tmp_path / "huge.tar"
+    path.write_bytes(_claims_exabytes())
+    fails(run(str(path), tmp_path)[0], "huge.tar", "unexpected end of data")
+
+
+def test_manifest_missing(tmp_path):
+    members = legacy(small_layers())
+    del members["manifest.json"]
+    fails(run(write_tar(tmp_path / "a.tar", members), tmp_path)[0], "a.tar", "no manifest.json")
+
+
+@pytest.mark.parametrize("manifest, needle", [
+    (b"[{not json", "manifest.json"),
+    (b"{}", "manifest.json"),
+    (b"[]", "manifest.json lists no image"),
+    (b"[1]", "manifest.json entry"),
+    (b'[{"Config": 1, "Layers": []}]', "Config and Layers"),
+    (b'[{"Config": "c.json", "Layers": "layer0/layer.tar"}]', "Config and Layers"),
+    (b'[{"Config": "c.json", "Layers": [7]}]', "Config and Layers"),
+    (b'"just a string"', "manifest.json"),
+])
+def test_manifest_of_the_wrong_shape(tmp_path, manifest, needle):
+    members = legacy(small_layers())
+    members["manifest.json"] = manifest
+    fails(run(write_tar(tmp_path / "m.tar", members), tmp_path)[0], "m.tar", needle)
+
+
+def test_manifest_points_at_a_missing_layer(tmp_path):
+    members = legacy(small_layers())
+    del members["layer1/layer.tar"]
+    fails(run(write_tar(tmp_path / "a.tar", members), tmp_path)[0], "layer1/layer.tar", "missing")
+
+
+def test_manifest_points_at_a_missing_config(tmp_path):
+    members = legacy(small_layers())
+    config = next(name for name in members if name.endswith(".json") and name != "manifest.json")
+    del members[config]
+    fails(run(write_tar(tmp_path / "a.tar", members), tmp_path)[0], config, "missing")
+
+
+@pytest.mark.parametrize("config, needle", [(b"{not json", "not JSON"), (b"[1, 2]", "image config")])
+def test_config_malformed(tmp_path, config, needle):
+    members = legacy(small_layers(), config=config)
+    fails(run(write_tar(tmp_path / "a.tar", members), tmp_path)[0], "a.tar", needle)
+
+
+@pytest.mark.parametrize("config", [
+    {"history": 5, "rootfs": "x"},
+    {"history": ["x", None, {"created_by": 7, "empty_layer": "yes"}], "rootfs": {"diff_ids": 7}},
+    {},
+])
+def test_config_with_odd_fields_is_still_analysed(tmp_path, config):
+    """Nothing in the config changes what the layers hold: the numbers stay right."""
+    whole = reference(tmp_path, legacy(small_layers()))
+    members = legacy(small_layers(), config=json.dumps(config).encode())
+    proc, result = run(write_tar(tmp_path / "a.tar", members), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert result["image"] == whole["image"]
+    assert [layer["fileList"] for layer in result["layer"]] == [layer["fileList"] for layer in whole["layer"]]
+
+
+def test_history_and_layer_counts_disagree_analyse_and_warn(tmp_path):
+    members = legacy(small_layers(), history=[{"created_by": "only one step"}])
+    proc, result = run(write_tar(tmp_path / "a.tar", members), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" in proc.stderr and "history has 1 steps" in proc.stderr
+    assert [layer["command"] for layer in result["layer"]] == ["only one step", "(missing)"]
+
+
+def test_layer_not_matching_its_diff_id(tmp_path):
+    blobs = small_layers()
+    diff_ids = [sha256(b) for b in blobs]
+    diff_ids[1] = sha256(b"something else")
+    members = legacy(blobs, diff_ids=diff_ids)
+    fails(run(write_tar(tmp_path / "a.tar", members), tmp_path)[0], "a.tar", "layer 1",
+          "layer1/layer.tar", "diff ID")
+
+
+def _oci_blob(members, suffix_of_type: str) -> str:
+    index = json.loads(members["index.json"])
+    manifest_name = "blobs/sha256/" + index["manifests"][0]["digest"][7:]
+    manifest = json.loads(members[manifest_name])
+    if suffix_of_type == "manifest":
+        return manifest_name
+    if suffix_of_type == "config":
+        return "blobs/sha256/" + manifest["config"]["digest"][7:]
+    return "blobs/sha256/" + manifest["layers"][1]["digest"][7:]
+
+
+@pytest.mark.parametrize("what", ["manifest", "config", "layer"])
+@pytest.mark.parametrize("form", ["archive", "layout"])
+def test_oci_pointing_at_missing_blobs(tmp_path, what, form):
+    members = oci(small_layers())
+    name = _oci_blob(members, what)
+    del members[name]
+    ref = (write_tar(tmp_path / "o.tar", members) if form == "archive"
+           else write_dir(tmp_path / "layout", members))
+    fails(run(ref, tmp_path)[0], name[-20:])
+
+
+@pytest.mark.parametrize("what", ["manifest", "config", "layer"])
+@pytest.mark.parametrize("form", ["archive", "layout"])
+def test_oci_blob_not_matching_its_name(tmp_path, what, form):
+    """Same size, one byte changed: only the digest can tell."""
+    members = oci(small_layers())
+    name = _oci_blob(members, what)
+    data = bytearray(members[name])
+    at = data.index(b"sha256") if what != "layer" else len(data) - 9  # the gzip CRC
+    data[at] ^= 0x01
+    members[name] = bytes(data)
+    ref = (write_tar(tmp_path / "o.tar", members) if form == "archive"
+           else write_dir(tmp_path / "layout", members))
+    line = fails(run(ref, tmp_path)[0], name[-20:])
+    assert "does not match" in line or "corrupt" in line
+
+
+def test_oci_descriptor_size_disagrees(tmp_path):
+    members = oci(small_layers())
+    name = _oci_blob(members, "manifest")
+    manifest = json.loads(members[name])
+    manifest["layers"][0]["size"] += 1
+    new = json.dumps(manifest).encode()
+    del members[name]
+    members[f"blobs/sha256/{sha256(new)[7:]}"] = new
+    index = json.loads(members["index.json"])
+    index["manifests"][0].update(digest=sha256(new), size=len(new))
+    members["index.json"] = json.dumps(index).encode()
+    fails(run(write_tar(tmp_path / "o.tar", members), tmp_path)[0], "o.tar",
+          manifest["layers"][0]["digest"][7:], "descriptor says")
+
+
+def test_docker25_blob_not_matching_its_name(tmp_path):
+    """Docker 25+ saves name uncompressed layers by digest in manifest.json too."""
+    blobs = small_layers()
+    members = legacy(blobs)
+    manifest = json.loads(members["manifest.json"])
+    names = []
+    for i, blob in enumerate(blobs):
+        del members[f"layer{i}/layer.tar"]
+        names.append(f"blobs/sha256/{sha256(blob)[7:]}")
+        members[names[-1]] = blob
+    members[names[0]] = blobs[1]  # the right size for a tar, the wrong content
+    manifest[0]["Layers"] = names
+    members["manifest.json"] = json.dumps(manifest).encode()
+    fails(run(write_tar(tmp_path / "d.tar", members), tmp_path)[0], names[0], "does not match its name")
+
+
+# ---------------------------------------------------------------- layers
+
+
+def _layer_case(tmp_path, blob: bytes) -> str:
+    good = small_layers()
+    return write_tar(tmp_path / "l.tar", legacy([good[0], blob]))
+
+
+def _header_with_bad_checksum() -> bytes:
+    data = bytearray(layer_tar([Entry("a.txt", data=b"a" * 600), Entry("b.txt", data=b"b")]))
+    second = data.index(b"b.txt") - 0  # name field of b.txt's header (PAX headers come first)
+    start = second - second % 512
+    data[start + 100] ^= 0x04  # a mode digit: still octal, the checksum no longer adds up
+    return bytes(data)
+
+
+def _declares_more_than_exists() -> bytes:
+    small, big = tarfile.TarInfo("a.txt"), tarfile.TarInfo("big.bin")
+    small.size, big.size = 1, 100_000
+    return small.tobuf() + b"a".ljust(512, b"\0") + big.tobuf() + b"x" * 3000
+
+
+def _claims_exabytes() -> bytes:
+    """A header whose base-256 size field claims 2**56 bytes: tarfile alone would try to skip
+    them block by block, for ever."""
+    header = bytearray(tarfile.TarInfo("huge.bin").tobuf())
+    header[124:136] = b"\x80" + b"\x00" * 4 + b"\x01" + b"\x00" * 6
+    fix_checksum(header)
+    return bytes(header) + b"x" * 512
+
+
+def _zero_block_then_data() -> bytes:
+    first = layer_tar([Entry("a.txt", data=b"a")])
+    end = first.index(bytes(1024), 1024)  # the end-of-archive blocks of the first tar
+    return first[:end] + bytes(512) + layer_tar([Entry("b.txt", data=b"b")])
+
+
+GOOD_TAR = layer_tar([Entry("x/" + str(i), data=os.urandom(3000)) for i in range(20)])
+
+
+@pytest.mark.parametrize("name, blob, needle", [
+    ("not a tar", b"GARBAGE!" * 300, "not a valid tar"),
+    ("empty", b"", "empty"),
+    ("gzip truncated", gzip.compress(GOOD_TAR)[:-5000], "truncated or corrupt"),
+    ("gzip corrupt", gzip.compress(GOOD_TAR)[:3000] + b"\xff" * 40 + gzip.compress(GOOD_TAR)[3040:], "corrupt"),
+    ("gzip bad CRC", gzip.compress(GOOD_TAR)[:-8] + b"\0\0\0\0" + gzip.compress(GOOD_TAR)[-4:], "corrupt"),
+    ("zstd truncated", zstandard.compress(GOOD_TAR)[:-3000], "truncated or corrupt"),
+    # random file data sits in raw zstd blocks without a checksum: it decompresses, and only
+    # the diff ID can tell
+    ("zstd corrupt", zstandard.compress(GOOD_TAR)[:2000] + b"\x00" * 100 + zstandard.compress(GOOD_TAR)[2100:],
+     "does not match the config's diff ID"),
+    ("zstd garbage", b"\x28\xb5\x2f\xfd" + b"\xff" * 3000, "corrupt zstd"),
+    ("more data declared than exists", _declares_more_than_exists(), "layer1/layer.tar"),
+    ("header checksum error", _header_with_bad_checksum(), "checksum"),
+    ("zero block then data", _zero_block_then_data(), "zero block"),
+    ("size claims 2**56 bytes", _claims_exabytes(), "unexpected end of data"),
+], ids=lambda value: value if isinstance(value, str) and len(value) < 40 else "")
+def test_broken_layer_is_an_error_never_100_percent(tmp_path, name, blob, needle):
+    # the layer's diff ID is right: only the broken content can stop the read
+    fails(run(_layer_case(tmp_path, blob), tmp_path)[0], "l.tar", "layer1/layer.tar", needle)
+
+
+def test_hundreds_of_layers(tmp_path):
+    blobs = [layer_tar([Entry(f"f{i % 7}", data=bytes([i % 256]) * 100)]) for i in range(300)]
+    proc, result = run(write_tar(tmp_path / "many.tar", legacy(blobs)), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(result["layer"]) == 300
+    assert result["image"]["sizeBytes"] == 300 * 100
+    assert {ref["file"] for ref in result["image"]["fileReference"]} == {f"/f{i}" for i in range(7)}
+
+
+def test_duplicate_entries_in_one_layer_last_wins(tmp_path):
+    blob = layer_tar([Entry("dup", data=b"first" * 100), Entry("dup", data=b"second" * 50),
+                      Entry("dup", data=b"x")])
+    members = legacy([blob, layer_tar([Entry("other", data=b"o")])])
+    proc, result = run(write_tar(tmp_path / "dup.tar", members), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert result["layer"][0]["sizeBytes"] == 500 + 300 + 1  # dive counts every header
+    assert [f["size"] for f in result["layer"][0]["fileList"] if f["path"] == "dup"] == [1]
+
+
+@pytest.mark.parametrize("kind, total, files", [("gzip", 512 << 20, 1), ("zstd", 2 << 30, 2048)])
+def test_compression_bomb_streams_in_flat_memory(tmp_path, kind, total, files):
+    """A few MB that expand to gigabytes of zeros: read as a stream, in the same 512 MB
+    address space as every other case, and counted right."""
+    blob, diff_id = zero_bomb(kind, total, files)
+    assert len(blob) < total // 200
+    members = legacy([small_layers()[0], blob], diff_ids=[sha256(small_layers()[0]), diff_id])
+    proc, result = run(write_tar(tmp_path / "bomb.tar", members), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert result["layer"][1]["sizeBytes"] == total
+    assert len([f for f in result["layer"][1]["fileList"] if f["path"].startswith("zeros/")]) == files
+
+
+def test_symlink_loop_inside_the_archive(tmp_path):
+    members = legacy(small_layers())
+    manifest = members.pop("manifest.json")
+    members["real.json"] = manifest
+    path = write_tar(tmp_path / "loop.tar", members)
+    with tarfile.open(path, "a") as tar:
+        for name, target in (("manifest.json", "a.json"), ("a.json", "manifest.json")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    fails(run(path, tmp_path)[0], "loop.tar", "symlink loop")
+
+
+def test_layout_blob_linking_outside_the_layout_is_not_followed(tmp_path):
+    root = tmp_path / "layout"
+    members = oci(small_layers())
+    name = _oci_blob(members, "config")
+    write_dir(root, members)
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"rootfs": {"diff_ids": []}}')
+    (root / name).unlink()
+    (root / name).symlink_to(secret)
+    fails(run(str(root), tmp_path)[0], "layout", "points outside the layout")
