@@ -29,7 +29,7 @@ from dive_py.model.image import Image
 from dive_py.sources import archive
 from dive_py.sources.assemble import _blob_id
 from dive_py.sources.layer_tar import CHUNK, compression_of, decompressed
-from dive_py.sources.verify import Digests, of_bytes
+from dive_py.sources.verify import Digests, HashingReader, of_bytes
 
 FILE_KINDS = ("docker-archive", "oci-archive", "oci")
 Visit = Callable[[int, str, tarfile.TarInfo, BinaryIO | None], None]
@@ -388,7 +388,7 @@ def _scan_registry(source, image: Image, index: int, paths: Collection[str], vis
     where = f"{client.where}: layer {index}"
     response = client.get(f"blobs/{digest}", stream=True)
     with response:
-        hashing = registry._Hashing(response.raw)
+        hashing = HashingReader(response.raw)
         stream = io.BufferedReader(hashing, CHUNK)
         try:
             _scan_blob(stream, where, index, paths, visit)  # type: ignore[arg-type]
@@ -396,7 +396,7 @@ def _scan_registry(source, image: Image, index: int, paths: Collection[str], vis
                 pass
         except OSError as exc:
             raise SourceError(f"{where}: transfer failed ({exc})") from None
-    registry.check_digest(digest, hashing.sha.hexdigest(), where)
+    registry.check_digest(digest, hashing.hash.hexdigest(), where)
 
 
 # ------------------------------------------------------------------ reading one file
