@@ -44,7 +44,8 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", metavar="FILE", help="CI mode: also write a Markdown summary")
     for key in ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestReclaimableBytes"):
         p.add_argument(f"--{key}", dest=key, metavar="VALUE", help=f"CI rule threshold for {key} ('disabled' to skip)")
-    p.add_argument("-i", "--ignore-errors", action="store_true", help="accepted for dive compatibility")
+    p.add_argument("-i", "--ignore-errors", action="store_true",
+                   help="analyse the image even if some layers can't be read (they count as empty)")
     add_secrets_option(p)
 
 
@@ -91,9 +92,12 @@ def run_analysis(args: argparse.Namespace, ref) -> int:
 
     from dive_py.analysis.analyze import analyze
 
-    image = source.load()
+    image = source.load(keep_broken=args.ignore_errors or config["ignore-errors"])
     for warning in image.warnings:
         status(f"warning: {printable(warning)}")
+    for layer in image.layers:
+        if layer.error:
+            status(f"warning: layer {layer.index} analysed as empty (ignore-errors): {printable(layer.error)}")
     analysis = analyze(image)
 
     if args.json:

@@ -115,26 +115,43 @@ def extract(source, image, trees, layer: int, path: str, dest: str) -> Report:
 
 def _place(target: _Target, trees, node: Node, path: str, parts: Parts, report: Report,
            files: dict, dir_modes: list) -> None:
-    """Make directories and symlinks now; note regular files for the content pass."""
+    """Make directories and symlinks now; note regular files for the content pass. Parents
+    first, children by name, with an explicit stack (trees thousands of levels deep are fine)."""
+    stack = [(node, path, parts)]
+    while stack:
+        node, path, parts = stack.pop()
+        if node.is_dir:
+            stack.extend(reversed(_place_dir(target, node, path, parts, report, dir_modes)))
+        else:
+            _place_leaf(target, trees, node, path, parts, report, files)
+
+
+def _place_dir(target: _Target, node: Node, path: str, parts: Parts, report: Report,
+               dir_modes: list) -> list[tuple[Node, str, Parts]]:
+    """Make the directory; its children to place next (none if it could not be made)."""
     shown = "/" + path
     info = node.info
-    if node.is_dir:
-        if parts:
-            try:
-                target.in_parent(parts, _mkdir)
-            except OSError as exc:
-                report.skipped.append((shown, _reason(exc) + "; its contents were skipped"))
-                return
-            report.dirs += 1
-            dir_modes.append((parts, (info.perm if info is not None else 0o755)))
-        for name in sorted(node.children or {}):
-            child = node.children[name]  # type: ignore[index]
-            if not _safe_name(name):
-                report.skipped.append((f"{shown.rstrip('/')}/{name}", "unsafe name"))
-                continue
-            _place(target, trees, child, f"{path}/{name}" if path else name, parts + (name,),
-                   report, files, dir_modes)
-        return
+    if parts:
+        try:
+            target.in_parent(parts, _mkdir)
+        except OSError as exc:
+            report.skipped.append((shown, _reason(exc) + "; its contents were skipped"))
+            return []
+        report.dirs += 1
+        dir_modes.append((parts, (info.perm if info is not None else 0o755)))
+    children = []
+    for name in sorted(node.children or {}):
+        if not _safe_name(name):
+            report.skipped.append((f"{shown.rstrip('/')}/{name}", "unsafe name"))
+            continue
+        children.append((node.children[name], f"{path}/{name}" if path else name, parts + (name,)))  # type: ignore[index]
+    return children
+
+
+def _place_leaf(target: _Target, trees, node: Node, path: str, parts: Parts, report: Report,
+                files: dict) -> None:
+    shown = "/" + path
+    info = node.info
     assert info is not None
     if info.type == SYMLINK:
         try:

@@ -342,3 +342,22 @@ def test_layout_blob_linking_outside_the_layout_is_not_followed(tmp_path):
     (root / name).unlink()
     (root / name).symlink_to(secret)
     fails(run(str(root), tmp_path)[0], "layout", "points outside the layout")
+
+
+def test_ignore_errors_analyses_the_readable_layers(tmp_path):
+    """dive's -i / `ignore-errors: true`: a broken layer counts as empty, with a warning naming it."""
+    archive = _layer_case(tmp_path, gzip.compress(GOOD_TAR)[:-5000])
+    strict = run_divepy(archive, "--ci", cwd=tmp_path)
+    assert strict.returncode == 3
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".dive.yaml").write_text("ignore-errors: true\n")
+    for args, env in ((["-i"], None), ([], {"HOME": str(home), "XDG_CONFIG_HOME": ""})):
+        out = tmp_path / "out.json"
+        proc = run_divepy(archive, "--json", str(out), *args, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        warning = [line for line in proc.stderr.splitlines() if "ignore-errors" in line]
+        assert len(warning) == 1 and "layer 1 analysed as empty" in warning[0] and "layer1/layer.tar" in warning[0]
+        result = json.loads(out.read_text())
+        assert [len(layer["fileList"]) for layer in result["layer"]][1] == 0
+        assert result["layer"][0]["fileList"]

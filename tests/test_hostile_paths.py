@@ -78,6 +78,46 @@ def test_very_deep_and_very_long_paths(tmp_path):
     assert result["image"]["fileReference"][0]["file"] == "/" + deep
 
 
+def _read_and_remove_chain(root, dirs: list[str], leaf: str) -> bytes:
+    """Read root/dirs.../leaf and remove the chain, through directory fds: the path is longer
+    than PATH_MAX, and shutil.rmtree would recurse once per level."""
+    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
+    for name in dirs:
+        fds.append(os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fds[-1]))
+    with open(os.open(leaf, os.O_RDONLY, dir_fd=fds[-1]), "rb") as fh:
+        data = fh.read()
+    os.unlink(leaf, dir_fd=fds[-1])
+    for name, parent in zip(reversed(dirs), reversed(fds[:-1])):
+        os.close(fds.pop())
+        os.rmdir(name, dir_fd=parent)
+    os.close(fds.pop())
+    return data
+
+
+def test_every_command_walks_very_deep_trees(tmp_path):
+    """3,000 levels: extract, diff, find, blame and cat walk them without recursion errors."""
+    deep = "/".join(["d"] * 3000)
+    a = write_tar(tmp_path / "a.tar", legacy([
+        layer_tar([Entry(f"{deep}/leaf", data=b"xyz"), Entry(f"{deep}/gone", data=b"g")]),
+        layer_tar([Entry(f"{deep}/leaf", data=b"zzz"), Entry(f"{deep}/.wh.gone")]),
+    ]))
+    b = write_tar(tmp_path / "b.tar", legacy([layer_tar([Entry(f"{deep}/leaf", data=b"xyz")])]))
+    out = tmp_path / "out"
+    extract = run_divepy("extract", str(a), "/", "--to", str(out))
+    assert extract.returncode == 0, extract.stderr
+    assert _read_and_remove_chain(out, deep.split("/"), "leaf") == b"zzz"
+    diff = run_divepy("diff", str(a), str(b), "--json", "-")
+    assert diff.returncode == 0, diff.stderr
+    changes = {c["path"]: c["change"] for c in json.loads(diff.stdout)["paths"]}
+    assert changes == {f"{deep}/leaf": "changed"}
+    blame = run_divepy("blame", str(a), f"/{deep}/gone")
+    assert blame.returncode == 0 and "removed" in blame.stdout, blame.stderr
+    find = run_divepy("find", str(a), "leaf$")
+    assert find.returncode == 0 and f"/{deep}/leaf" in find.stdout, find.stderr
+    cat = run_divepy("cat", str(a), f"/{deep}/leaf", "--layer", "0")
+    assert cat.returncode == 0 and cat.stdout == "xyz"
+
+
 def test_non_utf8_control_characters_escapes_and_markup_in_ci_output(tmp_path):
     names = ["bad\udcff\udcfename", "esc\x1b[31mRED\x1b[0m", "bell\x07and\rcr", "[red]x[/]", "tab\there"]
     blob = lambda content: files_named(names, content)

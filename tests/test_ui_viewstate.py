@@ -279,6 +279,17 @@ def test_cells_are_escaped(trees):
     assert size == "10 Bytes"  # directories show their total size
 
 
+def test_hard_links_show_their_target_and_its_size():
+    layers = [[d("bin"), f("bin/busybox", size=900_000)],
+              [FileInfo("bin/sh", "1", 0, 0o100755, 0, 0, link="bin/busybox")]]
+    trees = stack_all(layers)
+    comparison = comparison_for(trees, 1, CompareMode.LAYER)
+    rows = by_path(flatten(comparison, TreeOptions()))
+    assert row_label(rows["/bin/sh"]) == ("sh", " → bin/busybox")
+    assert row_attributes(rows["/bin/sh"], (comparison.upper, comparison.lower))[2] == "900.0 kB"
+    assert row_attributes(rows["/bin/sh"])[2] == "0 Bytes"  # the tar header's own size
+
+
 def test_viewstate_does_not_import_textual():
     code = "import sys, dive_py.ui.viewstate; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

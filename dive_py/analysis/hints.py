@@ -85,12 +85,19 @@ def _subtree(node: Node, path: str) -> Iterator[tuple[str, Node]]:
 
 def _changes(lower: Node, upper: Node, path: str = "") -> Iterator[tuple[str, Node, Node | None]]:
     """(path, lower node, upper node or None) for every non-directory of `lower` that `upper`
-    removed or rewrote; identical subtrees are skipped, so the cost follows the changes."""
+    removed or rewrote; identical subtrees are skipped, so the cost follows the changes.
+    Depth first in child order, with an explicit stack: paths thousands of levels deep are fine."""
     if lower.children is None or lower is upper:
         return
-    upper_children = upper.children or {}
-    for name, child in lower.children.items():
-        child_path = f"{path}/{name}" if path else name
+    stack = [(iter(lower.children.items()), upper.children or {}, path)]
+    while stack:
+        step = next(stack[-1][0], None)
+        if step is None:
+            stack.pop()
+            continue
+        _, upper_children, base = stack[-1]
+        name, child = step
+        child_path = f"{base}/{name}" if base else name
         other = upper_children.get(name)
         if other is child:
             continue
@@ -99,7 +106,8 @@ def _changes(lower: Node, upper: Node, path: str = "") -> Iterator[tuple[str, No
                 if not n.is_dir:
                     yield p, n, None
         elif child.is_dir and other.is_dir:
-            yield from _changes(child, other, child_path)
+            if child.children is not None:
+                stack.append((iter(child.children.items()), other.children or {}, child_path))
         elif not child.is_dir and not other.is_dir:
             yield child_path, child, other
 

@@ -56,11 +56,20 @@ def _record(out: list[PathChange], path: str, change: str, lo: Node | None, up: 
 
 
 def _all_below(out: list[PathChange], node: Node, base: str, change: str) -> None:
-    for name, child in sorted((node.children or {}).items()):
-        path = f"{base}/{name}" if base else name
+    """Every path below `node` as added or removed, depth first by name (an explicit stack of
+    iterators, so trees thousands of levels deep are fine)."""
+    stack = [(iter(sorted((node.children or {}).items())), base)]
+    while stack:
+        step = next(stack[-1][0], None)
+        if step is None:
+            stack.pop()
+            continue
+        prefix = stack[-1][1]
+        name, child = step
+        path = f"{prefix}/{name}" if prefix else name
         _record(out, path, change, None if change == ADDED else child, child if change == ADDED else None)
         if child.children:
-            _all_below(out, child, path, change)
+            stack.append((iter(sorted(child.children.items())), path))
 
 
 def changed_paths(lower: Node, upper: Node) -> list[PathChange]:
@@ -68,26 +77,29 @@ def changed_paths(lower: Node, upper: Node) -> list[PathChange]:
     comparison = Comparison(lower, upper)
     out: list[PathChange] = []
 
-    def walk(lo_dir: Node, up_dir: Node, base: str) -> None:
-        for entry in comparison.entries(lo_dir, up_dir):
-            if entry.diff == DiffType.UNMODIFIED:
-                continue
-            path = f"{base}/{entry.name}" if base else entry.name
-            lo, up = entry.lower, entry.upper
-            if lo is None or up is None:
-                change = ADDED if lo is None else REMOVED
-                _record(out, path, change, lo, up)
-                _all_below(out, up if lo is None else lo, path, change)  # type: ignore[arg-type]
-                continue
-            if _node_changed(lo, up):
-                _record(out, path, CHANGED, lo, up)
-            if lo.is_dir and up.is_dir:
-                walk(lo, up, path)
-            elif lo.is_dir or up.is_dir:  # a directory replaced by a file, or the other way
-                _all_below(out, lo, path, REMOVED)
-                _all_below(out, up, path, ADDED)
-
-    walk(lower, upper, "")
+    stack = [(iter(comparison.entries(lower, upper)), "")]  # depth first, without recursion
+    while stack:
+        entry = next(stack[-1][0], None)
+        if entry is None:
+            stack.pop()
+            continue
+        if entry.diff == DiffType.UNMODIFIED:
+            continue
+        base = stack[-1][1]
+        path = f"{base}/{entry.name}" if base else entry.name
+        lo, up = entry.lower, entry.upper
+        if lo is None or up is None:
+            change = ADDED if lo is None else REMOVED
+            _record(out, path, change, lo, up)
+            _all_below(out, up if lo is None else lo, path, change)  # type: ignore[arg-type]
+            continue
+        if _node_changed(lo, up):
+            _record(out, path, CHANGED, lo, up)
+        if lo.is_dir and up.is_dir:
+            stack.append((iter(comparison.entries(lo, up)), path))
+        elif lo.is_dir or up.is_dir:  # a directory replaced by a file, or the other way
+            _all_below(out, lo, path, REMOVED)
+            _all_below(out, up, path, ADDED)
     return out
 
 

@@ -29,6 +29,7 @@ from dive_py.model.image import Image
 from dive_py.sources import archive
 from dive_py.sources.assemble import _blob_id
 from dive_py.sources.layer_tar import CHUNK, compression_of, decompressed
+from dive_py.sources.verify import Digests, HashingReader, of_bytes
 
 FILE_KINDS = ("docker-archive", "oci-archive", "oci")
 Visit = Callable[[int, str, tarfile.TarInfo, BinaryIO | None], None]
@@ -111,6 +112,7 @@ class _IndexedTar(_Placeholder, archive._Blobs):
     def __init__(self, tar: tarfile.TarFile, where: str):
         self.tar = tar
         self.where = where
+        self._read: dict[str, Digests] = {}  # JSON blobs read here, by path
         self.members: dict[str, tarfile.TarInfo] = {}
         for member in tar.getmembers():
             self.members[normalise_path(member.name)] = member
@@ -137,7 +139,14 @@ class _IndexedTar(_Placeholder, archive._Blobs):
             raise ArchiveError(f"{self.where}: {path} is missing from the archive")
         fh = self.tar.extractfile(member)
         assert fh is not None
-        return archive._parse_json(fh.read(archive.JSON_LIMIT + 1), f"{self.where}: {path}")
+        data = fh.read(archive.JSON_LIMIT + 1)
+        self._read[normalise_path(path)] = of_bytes(data)
+        return archive._parse_json(data, f"{self.where}: {path}")
+
+    def digests(self, path: str) -> Digests | None:
+        """JSON blobs are checked again against their names; layer blobs were verified when
+        the image was loaded and are read here only for the members asked for."""
+        return self._read.get(normalise_path(path))
 
     def open(self, path: str) -> BinaryIO:
         member = self._member(path)
@@ -379,7 +388,7 @@ def _scan_registry(source, image: Image, index: int, paths: Collection[str], vis
     where = f"{client.where}: layer {index}"
     response = client.get(f"blobs/{digest}", stream=True)
     with response:
-        hashing = registry._Hashing(response.raw)
+        hashing = HashingReader(response.raw)
         stream = io.BufferedReader(hashing, CHUNK)
         try:
             _scan_blob(stream, where, index, paths, visit)  # type: ignore[arg-type]
@@ -387,7 +396,7 @@ def _scan_registry(source, image: Image, index: int, paths: Collection[str], vis
                 pass
         except OSError as exc:
             raise SourceError(f"{where}: transfer failed ({exc})") from None
-    registry.check_digest(digest, hashing.sha.hexdigest(), where)
+    registry.check_digest(digest, hashing.hash.hexdigest(), where)
 
 
 # ------------------------------------------------------------------ reading one file

@@ -31,6 +31,7 @@ from dive_py.model.image import Image
 from dive_py.sources.archive import ImageParts, Progress, _Blobs, _expect, _pick_manifest
 from dive_py.sources.assemble import image_from_parts
 from dive_py.sources.layer_tar import read_layer
+from dive_py.sources.verify import HashingReader
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -150,30 +151,6 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     scheme, _, rest = header.strip().partition(" ")
     params = {k.lower(): v for k, v in re.findall(r'(\w+)="?((?<=")[^"]*|[^",]*)"?', rest)}
     return scheme.lower(), params
-
-
-class _Hashing(io.RawIOBase):
-    """Reads a blob response, counting and hashing every byte that passes."""
-
-    def __init__(self, raw: Any):
-        self._raw = raw
-        self.sha = hashlib.sha256()
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.sha.update(data)
-        self.count += n
-        return n
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
 
 
 class RegistryClient:
@@ -307,7 +284,7 @@ class RegistryClient:
         """Stream one layer blob through the layer reader, checking its digest at the end."""
         response = self.get(f"blobs/{digest}", stream=True)
         with response:
-            hashing = _Hashing(response.raw)
+            hashing = HashingReader(response.raw)
             stream: BinaryIO = io.BufferedReader(hashing, 1 << 20)  # type: ignore[assignment]
             report = (lambda n: progress(digest, n)) if progress is not None else None
             where = f"{self.where}: layer {digest}"
@@ -319,9 +296,9 @@ class RegistryClient:
                 raise SourceError(f"{where}: transfer failed ({_reason(exc)})") from None
             except ArchiveError:
                 hashing.drain()
-                check_digest(digest, hashing.sha.hexdigest(), where)
+                check_digest(digest, hashing.hash.hexdigest(), where)
                 raise
-        check_digest(digest, hashing.sha.hexdigest(), where)
+        check_digest(digest, hashing.hash.hexdigest(), where)
         return data
 
 
@@ -334,6 +311,10 @@ class _ManifestBlobs(_Blobs):
     def json(self, path: str) -> Any:
         _, alg, hexpart = path.split("/", 2)
         return self.client.manifest(f"{alg}:{hexpart}")
+
+    def digests(self, path: str) -> None:
+        """None: the client verified each manifest against its digest as it fetched it."""
+        return None
 
 
 def verify(digest: str, data: bytes, where: str) -> None:

@@ -24,7 +24,7 @@ import humanize
 
 from dive_py.errors import printable
 from dive_py.model.diff import Comparison, DiffType, Entry
-from dive_py.model.fileinfo import HARDLINK, SYMLINK
+from dive_py.model.fileinfo import HARDLINK, SYMLINK, normalise_path
 from dive_py.model.filetree import Node, empty_root
 
 
@@ -426,12 +426,26 @@ def row_size(row: Row) -> int:
     return node.total_size() if node.is_dir else node.size
 
 
-def row_attributes(row: Row) -> tuple[str, str, str]:
-    """(permissions, uid:gid, size) of a row; implied directories show '-' placeholders."""
+def row_attributes(row: Row, trees: Sequence[Node] = ()) -> tuple[str, str, str]:
+    """(permissions, uid:gid, size) of a row; implied directories show '-' placeholders.
+    A hard link shows the size of its target, looked up in `trees` (the compared trees)."""
     info = row.node.info
     if info is None:
         return "d---------", "-", format_size(row_size(row))
-    return info.perm_string(), f"{info.uid}:{info.gid}", format_size(row_size(row))
+    size = row_size(row)
+    if info.type == HARDLINK:
+        size = hardlink_size(info.link, trees, size)
+    return info.perm_string(), f"{info.uid}:{info.gid}", format_size(size)
+
+
+def hardlink_size(link: str, trees: Sequence[Node], default: int) -> int:
+    """The size of the file a hard link names, from the first tree that holds it."""
+    path = normalise_path(link)
+    for tree in trees:
+        target = tree.get(path)
+        if target is not None and not target.is_dir:
+            return target.size
+    return default
 
 
 def row_label(row: Row) -> tuple[str, str]:

@@ -435,7 +435,9 @@ class FileTreeView(CursorView):
         if context:  # only leads to what is shown: dimmed
             diff_style = diff_style + context
         if self.show_attributes:
-            perm, owner, size = row_attributes(row)
+            compared = self.state.comparison
+            trees = (compared.upper, compared.lower) if compared is not None else ()
+            perm, owner, size = row_attributes(row, trees)
             attr_style = (self.get_component_rich_style("filetree--attributes")
                           if row.diff is DiffType.UNMODIFIED else diff_style)
             if context:
