@@ -40,7 +40,15 @@ class _Reader:
         self.pax_headers: dict[str, str] = {}
 
     def read(self, n: int) -> bytes:
-        data = self._raw.read(n)
+        if n <= CHUNK:
+            data = self._raw.read(n)
+        else:  # a header may claim any size: never ask for more than has arrived
+            parts = []
+            left = n
+            while left > 0 and (part := self._raw.read(min(left, CHUNK))):
+                parts.append(part)
+                left -= len(part)
+            data = b"".join(parts)
         self.pos += len(data)
         return data
 
@@ -172,7 +180,7 @@ def _sparse_hash(stored: bytes, member: tarfile.TarInfo) -> int:
         if offset < at:
             raise tarfile.ReadError("sparse map out of order")
         if offset > at:
-            h.update(bytes(offset - at))
+            _zeros(h, offset - at)
         block = stored[used:used + length]
         if len(block) != length:
             raise tarfile.ReadError("unexpected end of data")
@@ -180,8 +188,19 @@ def _sparse_hash(stored: bytes, member: tarfile.TarInfo) -> int:
         used += length
         at = offset + length
     if member.size > at:
-        h.update(bytes(member.size - at))
+        _zeros(h, member.size - at)
     return h.intdigest()
+
+
+_ZEROS = bytes(CHUNK)
+
+
+def _zeros(h, n: int) -> None:
+    """Feed n zero bytes (a sparse file's hole) in bounded pieces."""
+    while n > 0:
+        step = min(n, CHUNK)
+        h.update(_ZEROS[:step])
+        n -= step
 
 
 def scan(raw: BinaryIO) -> Iterator[tuple[tarfile.TarInfo, int]]:
