@@ -29,10 +29,11 @@ def run_dive_json(archive: str, out_dir: str) -> dict:
 
 
 def run_divepy(*args: str, env: dict | None = None, cwd: str | None = None, timeout: int = 300,
-               max_memory: int | None = None, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+               max_memory: int | None = None, prefix: tuple[str, ...] = (), stdin=None
+               ) -> subprocess.CompletedProcess:
     """The real command, as a user runs it. `max_memory` caps its address space (bytes): a
     run that needs more fails with MemoryError instead of passing; `prefix` runs it through
-    another command (e.g. setpriv)."""
+    another command (e.g. setpriv); `stdin` is an open file for its standard input."""
     full_env = {k: v for k, v in os.environ.items() if k != "CI"}  # CI mode only when a test asks
     full_env.update(env or {})
 
@@ -42,7 +43,7 @@ def run_divepy(*args: str, env: dict | None = None, cwd: str | None = None, time
         resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
 
     return subprocess.run([*prefix, sys.executable, "-m", "dive_py", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=timeout,
+                          env=full_env, cwd=cwd, timeout=timeout, stdin=stdin,
                           preexec_fn=limit if max_memory else None)
 
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 from dive_py.sources.resolve import Source
-from tests.helpers import DIVE_TEST_IMAGE, divepy_json
+from tests.helpers import DIVE_TEST_IMAGE, divepy_json, run_divepy
 from tests.test_layer_cache import _wipe_layer_data
 
 
@@ -18,8 +16,7 @@ def test_docker_archive_from_stdin_equals_the_file(tmp_path):
     from_file = divepy_json(DIVE_TEST_IMAGE, str(tmp_path), "--no-cache")
     out = tmp_path / "piped.json"
     with open(DIVE_TEST_IMAGE, "rb") as fh:
-        proc = subprocess.run([sys.executable, "-m", "dive_py", "docker-archive:///dev/stdin",
-                               "--json", str(out)], stdin=fh, capture_output=True, text=True, timeout=300)
+        proc = run_divepy("docker-archive:///dev/stdin", "--json", str(out), stdin=fh)
     assert proc.returncode == 0, proc.stderr
     piped = json.loads(out.read_text())
     assert piped["image"] == from_file["image"]
@@ -30,8 +27,8 @@ def test_a_pipe_fills_the_cache_a_file_then_uses(tmp_path, monkeypatch):
     """Layers hashed while streaming are stored under their diff IDs: the file finds them."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     with open(DIVE_TEST_IMAGE, "rb") as fh:
-        subprocess.run([sys.executable, "-m", "dive_py", "docker-archive:///dev/stdin", "--json",
-                        str(tmp_path / "a.json")], stdin=fh, check=True, capture_output=True, timeout=300)
+        proc = run_divepy("docker-archive:///dev/stdin", "--json", str(tmp_path / "a.json"), stdin=fh)
+    assert proc.returncode == 0, proc.stderr
     image = Source("docker-archive", DIVE_TEST_IMAGE, cache=False).load()
     cached = set(os.listdir(tmp_path / "xdg" / "divepy" / "v1" / "layers"))
     assert cached == {layer.digest.removeprefix("sha256:") for layer in image.layers}
