@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="divepy",
         description="Explore a Docker/OCI image layer by layer; measure wasted space (dive-compatible).",
-        epilog="sub-commands: divepy demo [options]  (a built-in demo image, no daemon needed)",
+        epilog="sub-commands (divepy COMMAND --help for each):\n" + "\n".join(
+            f"  {name:<11} {summary}" for name, (_, summary) in COMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("image", help="image reference, docker-archive://FILE, oci-archive://FILE, oci://DIR or a path")
     add_analysis_options(p)
@@ -139,23 +141,23 @@ def cmd_analyze(argv: list[str]) -> int:
 
 
 # Sub-commands by name: a function here, or "module" under dive_py.commands with a main(argv).
-COMMANDS: dict[str, Callable[[list[str]], int] | str] = {
-    "demo": cmd_demo,
-    "build": "build",
-    "config": "config",
-    "dockerfile": "dockerfile",
-    "shared": "shared",
-    "diff": "diff",
-    "container": "container",
-    "cat": "cat",
-    "extract": "extract",
-    "blame": "blame",
-    "find": "find",
+COMMANDS: dict[str, tuple[Callable[[list[str]], int] | str, str]] = {
+    "demo": (cmd_demo, "open the built-in demo image (no daemon needed)"),
+    "build": ("build", "build an image (docker build options), then explore or check it"),
+    "config": ("config", "print the resolved configuration and where each value came from"),
+    "dockerfile": ("dockerfile", "reconstruct the Dockerfile from the image's history"),
+    "cat": ("cat", "write a file of the image, as of a layer, to stdout"),
+    "extract": ("extract", "extract a file or directory, as of a layer, into a folder"),
+    "blame": ("blame", "list every layer that touched a path"),
+    "find": ("find", "find paths by regex across all layers"),
+    "diff": ("diff", "compare two images: every path added, removed or changed"),
+    "shared": ("shared", "which layers local images share, and the bytes it saves"),
+    "container": ("container", "a container's image plus its writable layer"),
 }
 
 
 def _handler(name: str) -> Callable[[list[str]], int] | None:
-    target = COMMANDS.get(name)
+    target = COMMANDS.get(name, (None, ""))[0]
     if isinstance(target, str):
         return importlib.import_module(f"dive_py.commands.{target}").main
     return target

@@ -199,3 +199,15 @@ def test_ci_path_never_imports_textual(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert proc.stdout.strip().splitlines()[-1] == "False False", proc.stdout + proc.stderr
+
+
+def test_help_lists_every_sub_command_and_each_has_its_own_help():
+    proc = run_divepy("--help")
+    assert proc.returncode == 0
+    listed = proc.stdout.split("sub-commands", 1)[1].splitlines()[1:]
+    names = [line.split()[0] for line in listed if line.startswith("  ")]
+    assert {"demo", "build", "config", "dockerfile", "cat", "extract", "blame", "find", "diff", "shared",
+            "container"} <= set(names)
+    for name in names:
+        sub = run_divepy(name, "--help")
+        assert sub.returncode == 0 and f"usage: divepy {name}" in sub.stdout, (name, sub.stderr)

@@ -143,6 +143,8 @@ def _build_with_sdk(args: argparse.Namespace, extra: list[str], context: str, do
 def main(argv: list[str]) -> int:
     from dive_py.cli import run_analysis
 
+    if "-h" in argv or "--help" in argv:
+        _parser().parse_args(["--help"])  # prints the help and exits
     options, context = split_context(argv)
     args, extra = _parser().parse_known_args(options)
     if not os.path.isdir(context):
