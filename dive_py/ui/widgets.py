@@ -26,6 +26,7 @@ from dive_py.model.diff import DiffType
 from dive_py.analysis.dockerfile import Instruction
 from dive_py.model.image import BuildStep, Image, Layer
 from dive_py.ui.buildsteps import StepRows, row_text, storage_rows
+from dive_py.ui.pathtext import PathText
 from dive_py.ui.viewstate import (
     Cancelled,
     CompareMode,
@@ -590,7 +591,7 @@ def image_details(analysis: Analysis) -> Table:
     table = Table(box=None, expand=True, padding=(0, 1), show_edge=False, pad_edge=False)
     table.add_column(Text("Count", style="bold"), justify="right", no_wrap=True)
     table.add_column(Text("Total Space", style="bold"), justify="right", no_wrap=True)
-    table.add_column(Text("Path", style="bold"), overflow="fold", ratio=1)
+    table.add_column(Text("Path", style="bold"), ratio=1)
     broken = [layer.index for layer in image.layers if layer.error]
     if broken:
         summary.add_row(Text("Unreadable:", style="bold"), Text(
@@ -599,7 +600,7 @@ def image_details(analysis: Analysis) -> Table:
     items = analysis.inefficiencies
     for item in items[:MAX_INEFFICIENCIES]:
         table.add_row(Text(str(item.count)), Text(format_size(item.cumulative_size)),
-                      Text(printable(item.path)))
+                      PathText(printable(item.path)))
     if len(items) > MAX_INEFFICIENCIES:
         table.add_row(Text(""), Text(""), Text(f"… and {len(items) - MAX_INEFFICIENCIES:,} more",
                                              style="italic"))
