@@ -385,6 +385,19 @@ def test_stacked_layout_when_narrow(demo_path):
     run(demo_app(demo_path), scenario, size=(90, 45))
 
 
+def test_the_header_fits_the_width_and_cuts_no_word(demo_path):
+    async def scenario(pilot):
+        app = pilot.app
+        await press(pilot, "down", "down")
+        for width, expected in ((140, "layer compare: what layer #2 changed"), (80, "layer compare")):
+            await pilot.resize_terminal(width, 40)
+            await settle(pilot)
+            title = text_of(app, "#title")
+            assert title.rstrip().endswith(expected) and len(title) <= width, (width, title)
+
+    run(demo_app(demo_path), scenario, size=(140, 40))
+
+
 def test_snapshot_of_the_main_screen(demo_path, snap_compare):
     assert snap_compare(demo_app(demo_path), terminal_size=SIZE, run_before=settle)
 

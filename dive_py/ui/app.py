@@ -219,6 +219,7 @@ class DiveApp(FileActions, App[int]):
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_pane_width(event.size.width)
+        self._update_title(event.size.width)
 
     def _apply_pane_width(self, width: int | None = None) -> None:
         """filetree.pane-width in the two-column layout; stacked panes take the full width."""
@@ -497,7 +498,7 @@ class DiveApp(FileActions, App[int]):
     def _hide_message(self) -> None:
         self.query_one("#message", Static).display = False
 
-    def _update_title(self) -> None:
+    def _update_title(self, width: int | None = None) -> None:
         title = Text(" divepy ", style="bold")
         if self.analysis is not None:
             title.append(" " + image_name(self.analysis.image) + " ", style="bold")
@@ -511,14 +512,18 @@ class DiveApp(FileActions, App[int]):
             i = explorer.layer
             title.append(f"  layer #{i}  ", style="bold")
             if i == 0:
-                what = "the base layer: all of it is new"
+                forms = ("the base layer: all of it is new", "base layer")
             elif explorer.mode is CompareMode.LAYER:
-                what = f"layer compare: what layer #{i} changed"
+                forms = (f"layer compare: what layer #{i} changed", "layer compare")
             else:
-                what = f"aggregated compare: every change of layers #1–#{i}"
-            title.append(what, style="italic")
+                forms = (f"aggregated compare: every change of layers #1–#{i}", "aggregated")
+            room = (width or self.size.width) - title.cell_len
+            fitting = [form for form in forms if len(form) <= room]
+            title.append(fitting[0] if fitting else "", style="italic")
         elif self.load_error is not None:
             title.append("  could not be loaded", style="italic")
+        title.no_wrap = True
+        title.overflow = "ellipsis"
         self.query_one("#title", Static).update(title)
         layers_pane = self.query_one("#layers-pane")
         if explorer is not None:
