@@ -40,7 +40,9 @@ CACHES: tuple[tuple[str, str, str], ...] = (
     ("dnf/yum", r"var/cache/dnf|var/cache/yum",
      "end the same RUN with `dnf clean all` (or `yum clean all`)"),
 )
-_CACHE_RES = [(name, re.compile(f"^(?:{pattern})(?=/|$)"), fix) for name, pattern, fix in CACHES]
+# One alternation with a group per manager: one match per path instead of one per manager.
+_CACHE_RE = re.compile("^(?:" + "|".join(f"(?P<c{i}>{pattern})" for i, (_, pattern, _) in enumerate(CACHES))
+                       + ")(?=/|$)")
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,11 @@ class Hint:
 
 def cache_of(path: str) -> tuple[str, str, str] | None:
     """(manager, cache directory, fix) if `path` lies in a package manager's cache."""
-    for name, regex, fix in _CACHE_RES:
-        m = regex.match(path)
-        if m:
-            return name, m.group(0), fix
-    return None
+    m = _CACHE_RE.match(path)
+    if m is None:
+        return None
+    name, _, fix = CACHES[int(m.lastgroup[1:])]  # type: ignore[index]
+    return name, m.group(0), fix
 
 
 def _files(n: int) -> str:
