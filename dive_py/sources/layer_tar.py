@@ -19,6 +19,7 @@ from isal import igzip, isal_zlib
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import REG, FileInfo, normalise_path
 from dive_py.sources.tarscan import EMPTY_HASH, scan  # noqa: F401 (EMPTY_HASH: used by importers)
+from dive_py.sources.streams import PassThrough
 from dive_py.sources.verify import LayerHashes, ZstdFrames, drain
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -52,23 +53,16 @@ class Prefixed(io.RawIOBase):
         return n
 
 
-class _Counting(io.RawIOBase):
+class _Counting(PassThrough):
     """Counts the compressed bytes read, for progress reports."""
 
     def __init__(self, raw: BinaryIO, progress: Callable[[int], None]):
-        self._raw = raw
+        super().__init__(raw)
         self._progress = progress
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        if n:
-            self._progress(n)
-        return n
+    def seen(self, data: bytes) -> None:
+        if data:
+            self._progress(len(data))
 
 
 def compression_of(head: bytes) -> str:

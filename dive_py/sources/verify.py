@@ -18,31 +18,25 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from dive_py.errors import ArchiveError
+from dive_py.sources.streams import PassThrough
 
 ALGORITHMS = ("sha256", "sha512")
 _NAMED = re.compile(r"(?:^|/)blobs/(sha256|sha512)/([0-9a-f]+)$")
 CHUNK = 1 << 20
 
 
-class HashingReader(io.RawIOBase):
+class HashingReader(PassThrough):
     """Reads through to `raw`, feeding every byte to a hash and counting them."""
 
     def __init__(self, raw: BinaryIO, algorithm: str = "sha256"):
-        self._raw = raw
+        super().__init__(raw)
         self.hash = hashlib.new(algorithm)
         self.size = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        if n:
+    def seen(self, data: bytes) -> None:
+        if data:
             self.hash.update(data)
-            self.size += n
-        return n
+            self.size += len(data)
 
     def drain(self) -> None:
         """Read (and hash) whatever the consumer left unread."""
@@ -174,7 +168,7 @@ class StrictTarInfo(tarfile.TarInfo):
             raise CorruptTarHeader(f"{exc} in the header at offset {tarfile_.offset}") from None
 
 
-class ZstdFrames(io.RawIOBase):
+class ZstdFrames(PassThrough):
     """Passes a zstd stream through while following its frame structure (RFC 8878).
 
     python-zstandard's stream reader ends quietly when its input stops in the middle of a
@@ -183,7 +177,7 @@ class ZstdFrames(io.RawIOBase):
     """
 
     def __init__(self, raw: BinaryIO):
-        self._raw = raw
+        super().__init__(raw)
         self._need = 4  # bytes wanted for the current header
         self._header = b""
         self._state = "magic"
@@ -191,18 +185,11 @@ class ZstdFrames(io.RawIOBase):
         self._checksum = False
         self.offset = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        if n:
+    def seen(self, data: bytes) -> None:
+        if data:
             self._feed(memoryview(data))
         elif self._state != "magic" or self._header or self._skip:
             raise EOFError(f"the stream ends inside a frame, at byte {self.offset}")
-        return n
 
     def _feed(self, view: memoryview) -> None:
         while view:
