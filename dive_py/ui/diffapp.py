@@ -118,9 +118,9 @@ class DiffApp(DiveApp):
             self.query_one("#tree-pane").border_title = (
                 "Combined tree: B relative to A" if self.explorer.layer == 1 else "A's final tree")
 
-    def _update_title(self) -> None:
+    def _update_title(self, width: int | None = None) -> None:
         if self.diff is None or self.explorer is None:
-            super()._update_title()
+            super()._update_title(width)
             return
         title = Text(" divepy diff ", style="bold")
         title.append(f" A: {image_name(self.diff.a.image)}  B: {image_name(self.diff.b.image)} ", style="bold")
@@ -128,8 +128,9 @@ class DiffApp(DiveApp):
             title.append("  B relative to A: what B adds, removes and changes", style="italic")
         else:
             title.append("  A alone", style="italic")
+        title.no_wrap = True
+        title.overflow = "ellipsis"
         self.query_one("#title").update(title)
-
 
     def file_side(self, layer: int):
         """View, extract and blame read A's or B's own image, as of its last layer."""
