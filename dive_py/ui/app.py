@@ -100,6 +100,14 @@ class LoadFailed(Message):
         super().__init__()
         self.error = error
 
+    @classmethod
+    def of(cls, exc: Exception) -> LoadFailed:
+        """A DivePyError says what and where; anything else is a bug, shown all the same so the
+        user can read it and quit normally."""
+        if isinstance(exc, DivePyError):
+            return cls(str(exc))
+        return cls(f"internal error: {type(exc).__name__}: {exc}")
+
 
 class SharingFound(Message):
     """Which local images use which layers (diff ID -> [(image ID, name)])."""
@@ -264,11 +272,8 @@ class DiveApp(FileActions, App[int]):
             analysis = analyze(image)
         except _LoadCancelled:
             return
-        except DivePyError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        except Exception as exc:  # a bug: still show it, the user can quit normally
-            self.post_message(LoadFailed(f"internal error: {type(exc).__name__}: {exc}"))
+        except Exception as exc:  # noqa: BLE001 (shown in the UI, see LoadFailed.of)
+            self.post_message(LoadFailed.of(exc))
             return
         if not worker.is_cancelled:
             self.post_message(AnalysisReady(analysis))

@@ -18,7 +18,6 @@ from textual.worker import get_current_worker
 from dive_py.analysis.analyze import Analysis, analyze
 from dive_py.analysis.efficiency import Efficiency
 from dive_py.analysis.imagediff import ADDED, CHANGED, REMOVED, ImageDiff, diff_images
-from dive_py.errors import DivePyError
 from dive_py.model.image import HistoryStep, Image, Layer
 from dive_py.ui.across import platform_label
 from dive_py.ui.app import AnalysisReady, BytesRead, DiveApp, LoadFailed, app_options
@@ -94,11 +93,8 @@ class DiffApp(DiveApp):
             a = analyze(self.source.a.load(progress))
             b = analyze(self.source.b.load(progress))
             diff = diff_images(a, b)
-        except DivePyError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        except Exception as exc:  # a bug: still show it, the user can quit normally
-            self.post_message(LoadFailed(f"internal error: {type(exc).__name__}: {exc}"))
+        except Exception as exc:  # noqa: BLE001 (shown in the UI, see LoadFailed.of)
+            self.post_message(LoadFailed.of(exc))
             return
         if not worker.is_cancelled:
             self.post_message(DiffReady(pair_analysis(diff), diff))
