@@ -208,25 +208,38 @@ class StreamedTar(_Blobs):
 
 
 class _Slice(io.RawIOBase):
-    """`size` bytes of a file from `offset`: one member of a tar on disk."""
+    """`size` bytes of a file from `offset`: one member of a tar on disk (seekable, so a
+    plain layer tar can be scanned without reading its file data)."""
 
     def __init__(self, fh: BinaryIO, offset: int, size: int):
         self._fh = fh
-        self._pos = offset
-        self._left = size
+        self._start = offset
+        self._size = size
+        self._at = 0  # position within the slice
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: self._size}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        if self._left <= 0:
+        left = self._size - self._at
+        if left <= 0:
             return 0
-        self._fh.seek(self._pos)
-        data = self._fh.read(min(len(buffer), self._left))
+        self._fh.seek(self._start + self._at)
+        data = self._fh.read(min(len(buffer), left))
         n = len(data)
         buffer[:n] = data
-        self._pos += n
-        self._left -= n
+        self._at += n
         return n
 
 
@@ -258,10 +271,16 @@ class IndexedTar(StreamedTar):
     def layer(self, path: str) -> LayerData:
         real = self._resolve(path)
         if real not in self._layers and real in self._members:
-            offset, size = self._members[real]
-            stream = io.BufferedReader(_Slice(self._fh, offset, size), 1 << 20)
-            self._layers[real] = self._parse(real, stream, self._progress)  # type: ignore[arg-type]
+            self._layers[real] = self._parse(real, self.open_raw(real), self._progress)  # type: ignore[arg-type]
         return super().layer(path)
+
+    def open_raw(self, path: str) -> BinaryIO:
+        """A layer blob's bytes where they lie in the archive (seekable), not parsed."""
+        real = self._resolve(path)
+        if real not in self._members:
+            raise ArchiveError(f"{self.where}: layer {path} is missing from the archive")
+        offset, size = self._members[real]
+        return io.BufferedReader(_Slice(self._fh, offset, size), 1 << 20)  # type: ignore[return-value]
 
 
 class LayoutDir(_Blobs):
@@ -298,6 +317,13 @@ class LayoutDir(_Blobs):
 
     def digests(self, path: str) -> Digests | None:
         return self._digests.get(self._path(path))
+
+    def open_raw(self, path: str) -> BinaryIO:
+        """A layer blob's file, not parsed."""
+        try:
+            return open(self._path(path), "rb")
+        except OSError as exc:
+            raise ArchiveError(f"{self.where}: cannot open layer {path} ({exc.strerror})") from None
 
     def layer(self, path: str) -> LayerData:
         full = self._path(path)

@@ -29,7 +29,7 @@ from dive_py.model.image import Image
 from dive_py.sources import archive
 from dive_py.sources.assemble import _blob_id
 from dive_py.sources.layer_tar import CHUNK, compression_of, decompressed
-from dive_py.sources.verify import Digests, HashingReader, of_bytes
+from dive_py.sources.verify import HashingReader
 
 FILE_KINDS = ("docker-archive", "oci-archive", "oci")
 Visit = Callable[[int, str, tarfile.TarInfo, BinaryIO | None], None]
@@ -97,99 +97,17 @@ def _seekable(stream: Any) -> bool:
 
 # ------------------------------------------------------------------ archives and layouts
 
-class _Placeholder:
-    """Stands in for a parsed layer when only the manifest's choice of blobs is needed."""
-
-    def layer(self, path: str):
-        if not self.has(path):  # type: ignore[attr-defined]
-            raise ArchiveError(f"{self.where}: layer {path} is missing")  # type: ignore[attr-defined]
-        return (), 0
-
-
-class _IndexedTar(_Placeholder, archive._Blobs):
-    """An archive file with its headers indexed: members are read where they lie."""
-
-    def __init__(self, tar: tarfile.TarFile, where: str):
-        self.tar = tar
-        self.where = where
-        self._read: dict[str, Digests] = {}  # JSON blobs read here, by path
-        self.members: dict[str, tarfile.TarInfo] = {}
-        for member in tar.getmembers():
-            self.members[normalise_path(member.name)] = member
-
-    def _member(self, path: str) -> tarfile.TarInfo | None:
-        path = normalise_path(path)
-        for _ in range(40):
-            member = self.members.get(path)
-            if member is None or not (member.issym() or member.islnk()):
-                return member
-            target = member.linkname
-            if member.issym():
-                target = os.path.join(os.path.dirname(path), target)
-            path = normalise_path(target)
-        raise ArchiveError(f"{self.where}: symlink loop at {path}")
-
-    def has(self, path: str) -> bool:
-        member = self._member(path)
-        return member is not None and member.isreg()
-
-    def json(self, path: str) -> Any:
-        member = self._member(path)
-        if member is None or not member.isreg():
-            raise ArchiveError(f"{self.where}: {path} is missing from the archive")
-        fh = self.tar.extractfile(member)
-        assert fh is not None
-        data = fh.read(archive.JSON_LIMIT + 1)
-        self._read[normalise_path(path)] = of_bytes(data)
-        return archive._parse_json(data, f"{self.where}: {path}")
-
-    def digests(self, path: str) -> Digests | None:
-        """JSON blobs are checked again against their names; layer blobs were verified when
-        the image was loaded and are read here only for the members asked for."""
-        return self._read.get(normalise_path(path))
-
-    def open(self, path: str) -> BinaryIO:
-        member = self._member(path)
-        assert member is not None
-        fh = self.tar.extractfile(member)
-        assert fh is not None
-        return fh  # type: ignore[return-value]
-
-
-class _Layout(_Placeholder, archive.LayoutDir):
-    def open(self, path: str) -> BinaryIO:
-        try:
-            return open(self._path(path), "rb")
-        except OSError as exc:
-            raise ArchiveError(f"{self.where}: cannot open layer {path} ({exc.strerror})") from None
-
-
 @contextmanager
 def _blob_opener(source, image: Image) -> Iterator[Callable[[int], Any]]:
-    """A function layer index -> open blob, for archive files and layout directories."""
-    path = source.ref
-    if os.path.isdir(path):
-        blobs: Any = _Layout(path)
-        yield _checked_opener(blobs, source, image)
-        return
-    try:
-        tar = tarfile.open(path, mode="r:*")
-    except (OSError, tarfile.TarError) as exc:
-        raise ArchiveError(f"{path}: cannot open the archive again ({exc})") from None
-    with tar:
-        yield _checked_opener(_IndexedTar(tar, path), source, image)
-
-
-def _checked_opener(blobs, source, image: Image) -> Callable[[int], Any]:
-    parts = archive.image_parts(blobs, blobs.where, source.platform)
-    ids = [_blob_id(p) for p in parts.layer_paths]
-    if ids != [layer.blob_id for layer in image.layers]:
-        raise SourceError(f"{source.describe()}: the image changed since it was read")
-
-    def open_blob(index: int):
-        return blobs.open(parts.layer_paths[index])
-
-    return open_blob
+    """A function layer index -> open layer blob, for archive files and layout directories:
+    the manifest is read again (no layer is), and must still name the blobs first read."""
+    with archive.open_blobs(source.ref) as blobs:
+        if not hasattr(blobs, "open_raw"):
+            raise SourceError(f"{source.describe()}: a pipe can't be read twice; save the archive to a file")
+        plan = archive.image_plan(blobs, blobs.where, source.platform)
+        if [_blob_id(p) for p in plan.layer_paths] != [layer.blob_id for layer in image.layers]:
+            raise SourceError(f"{source.describe()}: the image changed since it was read")
+        yield lambda index: blobs.open_raw(plan.layer_paths[index])
 
 
 # ------------------------------------------------------------------ engines
