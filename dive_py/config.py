@@ -21,6 +21,7 @@ from typing import Any
 from dive_py.errors import ConfigError
 
 DIFF_TYPES = ("added", "removed", "modified", "unmodified")
+DIFF_ALIASES = {"changed": "modified", "unchanged": "unmodified"}  # the names dive's README example uses
 ENGINES = ("docker", "podman")
 
 # dive's key names -> divepy's default keys: dive 0.13.1's, with ctrl+n for ctrl+m (which is
@@ -73,10 +74,11 @@ def _hide(value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise ValueError(f"expected a list of {', '.join(DIFF_TYPES)}")
-    bad = [i for i in items if i.strip().lower() not in DIFF_TYPES]
+    names = [DIFF_ALIASES.get(i.strip().lower(), i.strip().lower()) for i in items]
+    bad = [item for item, name in zip(items, names) if name not in DIFF_TYPES]
     if bad:
         raise ValueError(f"{bad[0]!r} is not one of {', '.join(DIFF_TYPES)}")
-    return tuple(dict.fromkeys(i.strip().lower() for i in items))
+    return tuple(dict.fromkeys(names))
 
 
 def _engine(value: Any) -> str:

@@ -64,6 +64,12 @@ def test_files_are_read_from_dives_places_and_divepys_own_wins(home, tmp_path):
     assert values["filetree.show-attributes"]["origin"] == "default"
 
 
+def test_dives_readme_names_for_diff_types_are_understood(home):
+    path = write(home / ".dive.yaml", "diff:\n  hide:\n    - changed\n    - unchanged\n    - added\n")
+    assert config_json(home)["values"]["diff.hide"] == {"value": ["modified", "unmodified", "added"],
+                                                        "origin": path}
+
+
 def test_the_text_form_names_each_origin(home):
     path = write(home / ".dive.yaml", "keybinding:\n  quit: ctrl+q\n")
     proc = run_divepy("config", env={"HOME": str(home), "XDG_CONFIG_HOME": ""})
