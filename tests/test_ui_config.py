@@ -76,3 +76,22 @@ def test_pane_width_sets_the_trees_share_and_narrow_screens_stack(tmp_path, demo
         assert tree.width == 80 and tree.y > pilot.app.query_one("#left").region.y
 
     run(app, scenario)
+
+
+def test_the_configs_default_keys_are_the_explorers_own():
+    """dive_py.config lists the default keys (for `divepy config`) apart from the bindings the
+    widgets declare; they must not drift apart."""
+    from dive_py.config import KEYBINDINGS
+    from dive_py.ui.app import DiveApp, FilterInput
+    from dive_py.ui.fileactions import FILE_BINDINGS
+    from dive_py.ui.settings import BINDING_IDS, textual_keys
+    from dive_py.ui.widgets import FileTreeView, LayerList
+
+    declared = {}
+    for binding in [*DiveApp.BINDINGS, *LayerList.BINDINGS, *FileTreeView.BINDINGS, *FILE_BINDINGS,
+                    *FilterInput.BINDINGS]:
+        if binding.id:
+            declared[binding.id] = set(binding.key.split(","))
+    for name, ids in BINDING_IDS.items():
+        for binding_id in ids:
+            assert set(textual_keys(KEYBINDINGS[name], name)) <= declared[binding_id], (name, binding_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from textual.keys import Keys
+from textual.keys import KEY_NAME_REPLACEMENTS, Keys
 
 from dive_py.errors import ConfigError
 from dive_py.model.diff import DiffType
@@ -70,6 +70,7 @@ def textual_keys(dive_keys: str, where: str) -> list[str]:
             raise ConfigError(f"{where}: unknown key {raw!r}")
         if len(base) == 1 and not base.isalnum():
             base = unicodedata.name(base).lower().replace("-", "_").replace(" ", "_")
+            base = KEY_NAME_REPLACEMENTS.get(base, base)  # Textual says "slash", not "solidus"
         elif not (len(base) == 1 or base in _TEXTUAL_KEYS or re.fullmatch(r"f\d{1,2}", base)):
             raise ConfigError(f"{where}: unknown key {raw!r}")
         keys.append("+".join([*mods, base]))
