@@ -46,14 +46,7 @@ class ContainerSource:
 
 
 def _container(client: Any, ref: str, engine: str) -> Any:
-    from docker.errors import APIError, NotFound
-
-    try:
-        return client.containers.get(ref)
-    except NotFound:
-        raise SourceError(f"container {ref!r} not found in {engine} at {daemon.engine_host(engine)}") from None
-    except APIError as exc:
-        raise SourceError(f"{engine} refused to inspect container {ref!r}: {exc.explanation or exc}") from None
+    return daemon.get_object(client.containers, "container", ref, engine)
 
 
 class _Reader:

@@ -129,15 +129,20 @@ class ChunkStream(io.RawIOBase):
         return n
 
 
-def get_image(client: Any, ref: str, engine: str) -> Any:
-    from docker.errors import APIError, ImageNotFound
+def get_object(collection: Any, kind: str, ref: str, engine: str) -> Any:
+    """`collection.get(ref)` (client.images, client.containers) with one-line errors."""
+    from docker.errors import APIError, NotFound
 
     try:
-        return client.images.get(ref)
-    except ImageNotFound:
-        raise SourceError(f"image {ref!r} not found in {engine} at {engine_host(engine)}") from None
+        return collection.get(ref)
+    except NotFound:
+        raise SourceError(f"{kind} {ref!r} not found in {engine} at {engine_host(engine)}") from None
     except APIError as exc:
-        raise SourceError(f"{engine} refused to inspect {ref!r}: {exc.explanation or exc}") from None
+        raise SourceError(f"{engine} refused to inspect {kind} {ref!r}: {exc.explanation or exc}") from None
+
+
+def get_image(client: Any, ref: str, engine: str) -> Any:
+    return get_object(client.images, "image", ref, engine)
 
 
 def _outline(client: Any, image: Any, ref: str, engine: str) -> Image:
