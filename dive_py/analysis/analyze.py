@@ -11,10 +11,11 @@ from dive_py.model.filetree import Node, stack_all
 from dive_py.model.image import Image
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Figures:
+    """The numbers every report shows, derived from the layer sizes, the efficiency, the
+    final tree's size and the hints: shared by a fresh Analysis and a cached Summary."""
+
     image: Image
-    trees: tuple[Node, ...]  # trees[i]: the merged tree as of layer i
     efficiency: Efficiency
 
     @property
@@ -47,17 +48,24 @@ class Analysis:
         return self.wasted_bytes / self.user_size
 
     @cached_property
-    def final_size(self) -> int:
-        """Bytes of the files the final image really contains."""
-        return self.trees[-1].total_size() if self.trees else 0
-
-    @cached_property
     def reclaimable_bytes(self) -> int:
         """What a rebuild could really save: every byte written to a layer that the final image
         does not show (copies overwritten later, files deleted later). Unlike dive's wasted
         bytes it does not count the copy that must stay.
         """
-        return max(0, self.size - self.final_size)
+        return max(0, self.size - self.final_size)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Analysis(Figures):
+    image: Image
+    trees: tuple[Node, ...]  # trees[i]: the merged tree as of layer i
+    efficiency: Efficiency
+
+    @cached_property
+    def final_size(self) -> int:
+        """Bytes of the files the final image really contains."""
+        return self.trees[-1].total_size() if self.trees else 0
 
     @cached_property
     def hints(self) -> list:

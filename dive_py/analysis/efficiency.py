@@ -14,6 +14,7 @@ A whiteout of a path that was never there counts 0 (dive aborts the rest of that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dive_py.analysis.gosort import go_sort
 from dive_py.analysis.layertree import LayerNodes, dive_layer_nodes, leaves
@@ -21,8 +22,7 @@ from dive_py.model.fileinfo import OPAQUE_MARKER, WHITEOUT_PREFIX, FileInfo
 from dive_py.model.filetree import Node
 
 
-@dataclass(frozen=True, slots=True)
-class Inefficiency:
+class Inefficiency(NamedTuple):  # a tuple: images can have tens of thousands
     path: str  # absolute, leading '/'
     count: int
     cumulative_size: int

@@ -7,10 +7,10 @@ from dataclasses import dataclass, replace
 
 from dive_py.errors import SourceError, UsageError
 from dive_py.model.image import Image
-from dive_py.sources import archive, daemon, registry
+from dive_py.sources import archive, daemon
 from dive_py.sources.archive import Progress
 from dive_py.sources.layercache import LayerCache
-from dive_py.sources.loader import OnLayer, OnOutline, load_image
+from dive_py.sources.loader import OnLayer, OnOutline, load_image, outline_of
 
 ENGINES = ("docker", "podman")
 FILE_SCHEMES = ("docker-archive", "oci-archive", "oci")
@@ -39,13 +39,33 @@ class Source:
             return daemon.load(self.ref, self.kind, progress, self.platform, keep_broken, cache,
                                on_outline, on_layer)
         if self.kind == "registry":
+            from dive_py.sources import registry  # urllib3 and friends: only when asked for
+
             return registry.load(self.ref, self.platform, progress, self.insecure)
         if not os.path.exists(self.ref):
             raise SourceError(f"{self.ref}: no such file or directory")
-        name = os.path.basename(os.path.normpath(self.ref))
         with archive.open_blobs(self.ref, progress) as blobs:
-            return load_image(blobs, self.ref, name, self.kind, self.platform, keep_broken, cache,
+            return load_image(blobs, self.ref, self._file_name(), self.kind, self.platform, keep_broken, cache,
                               on_outline, on_layer)
+
+
+    def outline(self) -> Image | None:
+        """The image with its layers listed but not read (sizes unknown), when that costs no
+        layer: from an archive or layout, its manifest and config; from an engine, `inspect`
+        and the config an earlier load cached. None where it would (a registry, --no-cache,
+        an engine image never loaded before)."""
+        if not self.cache or self.kind == "registry":
+            return None
+        if self.kind in ENGINES:
+            return daemon.cached_outline(self.ref, self.kind, LayerCache())
+        if not os.path.exists(self.ref):
+            raise SourceError(f"{self.ref}: no such file or directory")
+        with archive.open_blobs(self.ref) as blobs:
+            plan = archive.image_plan(blobs, self.ref, self.platform)
+        return outline_of(plan, self._file_name(), self.kind)
+
+    def _file_name(self) -> str:
+        return os.path.basename(os.path.normpath(self.ref))
 
 
 def resolve(ref: str, source: str | None = None, platform: str | None = None,
