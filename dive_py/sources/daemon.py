@@ -145,6 +145,12 @@ def get_image(client: Any, ref: str, engine: str) -> Any:
     return get_object(client.images, "image", ref, engine)
 
 
+def outline(ref: str, engine: str = "docker") -> Image:
+    """The layer list alone (see _outline): `inspect` and the history endpoint."""
+    client = connect(engine)
+    return _outline(client, get_image(client, ref, engine), ref, engine)
+
+
 def _outline(client: Any, image: Any, ref: str, engine: str) -> Image:
     """The layer list from `inspect` and the history endpoint alone, before any layer is read.
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from dive_py.errors import SourceError, UsageError
 from dive_py.model.image import Image
 from dive_py.sources import archive, daemon
 from dive_py.sources.archive import Progress
+from dive_py.sources.early import EarlyOutline, outline_early
 from dive_py.sources.layercache import LayerCache
 from dive_py.sources.loader import OnLayer, OnOutline, load_image, outline_of
 
@@ -24,6 +25,8 @@ class Source:
     platform: str | None = None
     insecure: bool = False  # registry: plain http allowed for any host, not only loopback
     cache: bool = True  # read and fill the layer cache (--no-cache: False)
+    # engines: the outline fetched ahead (sources.early), handed to the first load's on_outline
+    early: EarlyOutline | None = field(default=None, compare=False, repr=False)
 
     def describe(self) -> str:
         return f"{self.kind}://{self.ref}"
@@ -36,6 +39,9 @@ class Source:
         (see sources.loader)."""
         cache = LayerCache() if self.cache else None
         if self.kind in ENGINES:
+            if self.early is not None and on_outline is not None and (ahead := self.early()) is not None:
+                on_outline(ahead)
+                on_outline = None
             return daemon.load(self.ref, self.kind, progress, self.platform, keep_broken, cache,
                                on_outline, on_layer)
         if self.kind == "registry":
@@ -48,6 +54,13 @@ class Source:
             return load_image(blobs, self.ref, self._file_name(), self.kind, self.platform, keep_broken, cache,
                               on_outline, on_layer)
 
+
+    def with_early_outline(self) -> Source:
+        """For an engine image, start fetching the layer list now, in a child process (see
+        sources.early); call before any thread starts."""
+        if self.kind not in ENGINES or self.early is not None:
+            return self
+        return replace(self, early=outline_early(self.ref, self.kind))
 
     def outline(self) -> Image | None:
         """The image with its layers listed but not read (sizes unknown), when that costs no
