@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from dive_py.analysis.gosort import go_sort
-from dive_py.analysis.layertree import LayerNodes, dive_layer_nodes, leaves
+from dive_py.analysis.layertree import LayerNodes, dive_layer_nodes, dive_order
 from dive_py.model.fileinfo import OPAQUE_MARKER, WHITEOUT_PREFIX, FileInfo
 from dive_py.model.filetree import Node
 
@@ -67,28 +67,38 @@ def _opaque_whiteouts(nodes: LayerNodes, entries: tuple[FileInfo, ...], below: N
 def compute(layers: list[tuple[FileInfo, ...]], trees: list[Node]) -> Efficiency:
     """`layers[i]` are layer i's entries, `trees[i]` the merged tree as of layer i."""
     data: dict[str, list[int]] = {}  # path -> [cumulative, minimum, count]
-    matches: list[tuple[str, list[int]]] = []
+    # Paths seen a second time, by layer. dive lists them in the order it met them (leaves in
+    # depth-first name order, layer by layer) before a stable-for-Go sort by size; only the
+    # order of these matters, so only they are sorted, not every leaf.
+    repeated: list[list[tuple[str, str]]] = []  # per layer: (leaf path, key)
     for index, entries in enumerate(layers):
         nodes = dive_layer_nodes(entries)
         below = trees[index - 1] if index > 0 else None
         extra = _opaque_whiteouts(nodes, entries, below)
         for path in extra:
             nodes[path] = None
-        for path in leaves(nodes):
-            parent, _, name = path.rpartition("/")
-            if name.startswith(WHITEOUT_PREFIX):
-                target = name[len(WHITEOUT_PREFIX):]
-                key = f"/{parent}/{target}" if parent else f"/{target}"
+        seen_again: list[tuple[str, str]] = []
+        shared: dict[str, list[str]] = {}  # keys two leaves gave: a whiteout and its target
+        parents = {path.rpartition("/")[0] for path in nodes}
+        get = data.get
+        for path, info in nodes.items():
+            if path in parents:
+                continue  # not a leaf
+            if WHITEOUT_PREFIX in path and (name := path.rpartition("/")[2]).startswith(WHITEOUT_PREFIX):
+                parent = path[:len(path) - len(name) - 1] if len(path) > len(name) else ""
+                target = f"{parent}/{name[len(WHITEOUT_PREFIX):]}" if parent else name[len(WHITEOUT_PREFIX):]
+                key = "/" + target
                 size = 0
                 if below is not None:
-                    gone = below.get(key[1:])
+                    gone = below.get(target)
                     if gone is not None and gone.info is not None and gone.info.is_dir:
                         size = gone.total_size()
+                if target in nodes and target not in parents:
+                    shared[key] = [path, target]
             else:
                 key = "/" + path
-                info = nodes[path]
                 size = info.size if info is not None else 0
-            record = data.get(key)
+            record = get(key)
             if record is None:
                 data[key] = [size, size, 1]
             else:
@@ -97,11 +107,22 @@ def compute(layers: list[tuple[FileInfo, ...]], trees: list[Node]) -> Efficiency
                     record[1] = size
                 record[2] += 1
                 if record[2] == 2:
-                    matches.append((key, record))
+                    seen_again.append((path, key))
+        if shared:  # dive met the key a second time at the second of its visits, in its order
+            for i, (path, key) in enumerate(seen_again):
+                if key in shared:
+                    paths = dive_order(shared[key])
+                    before = data[key][2] - len(paths)
+                    seen_again[i] = (paths[1 - before], key)
+        repeated.append(seen_again)
 
     minimum = sum(r[1] for r in data.values())
     discovered = sum(r[0] for r in data.values())
     score = 1.0 if discovered == 0 else minimum / discovered
+    matches: list[tuple[str, list[int]]] = []
+    for seen_again in repeated:
+        order = {path: key for path, key in seen_again}
+        matches.extend((order[path], data[order[path]]) for path in dive_order(order))
     go_sort(matches, lambda a, b: a[1][0] < b[1][0])
     ordered = tuple(Inefficiency(path, r[2], r[0], r[1]) for path, r in reversed(matches))
     return Efficiency(score, ordered)
