@@ -66,7 +66,9 @@ def _opaque_whiteouts(nodes: LayerNodes, entries: tuple[FileInfo, ...], below: N
 
 def compute(layers: list[tuple[FileInfo, ...]], trees: list[Node]) -> Efficiency:
     """`layers[i]` are layer i's entries, `trees[i]` the merged tree as of layer i."""
-    data: dict[str, list[int]] = {}  # path -> [cumulative, minimum, count]
+    # path (no leading '/') -> its size when seen once, [cumulative, minimum, count] after:
+    # most paths are seen once, and their keys are the entries' own path strings
+    data: dict[str, int | list[int]] = {}
     # Paths seen a second time, by layer. dive lists them in the order it met them (leaves in
     # depth-first name order, layer by layer) before a stable-for-Go sort by size; only the
     # order of these matters, so only they are sorted, not every leaf.
@@ -87,7 +89,7 @@ def compute(layers: list[tuple[FileInfo, ...]], trees: list[Node]) -> Efficiency
             if WHITEOUT_PREFIX in path and (name := path.rpartition("/")[2]).startswith(WHITEOUT_PREFIX):
                 parent = path[:len(path) - len(name) - 1] if len(path) > len(name) else ""
                 target = f"{parent}/{name[len(WHITEOUT_PREFIX):]}" if parent else name[len(WHITEOUT_PREFIX):]
-                key = "/" + target
+                key = target
                 size = 0
                 if below is not None:
                     gone = below.get(target)
@@ -96,33 +98,40 @@ def compute(layers: list[tuple[FileInfo, ...]], trees: list[Node]) -> Efficiency
                 if target in nodes and target not in parents:
                     shared[key] = [path, target]
             else:
-                key = "/" + path
+                key = path
                 size = info.size if info is not None else 0
             record = get(key)
             if record is None:
-                data[key] = [size, size, 1]
+                data[key] = size
+            elif type(record) is int:
+                data[key] = [record + size, min(record, size), 2]
+                seen_again.append((path, key))
             else:
                 record[0] += size
                 if size < record[1]:
                     record[1] = size
                 record[2] += 1
-                if record[2] == 2:
-                    seen_again.append((path, key))
         if shared:  # dive met the key a second time at the second of its visits, in its order
             for i, (path, key) in enumerate(seen_again):
                 if key in shared:
                     paths = dive_order(shared[key])
-                    before = data[key][2] - len(paths)
+                    before = data[key][2] - len(paths)  # type: ignore[index]
                     seen_again[i] = (paths[1 - before], key)
         repeated.append(seen_again)
 
-    minimum = sum(r[1] for r in data.values())
-    discovered = sum(r[0] for r in data.values())
+    minimum = discovered = 0
+    for r in data.values():
+        if type(r) is int:
+            minimum += r
+            discovered += r
+        else:
+            minimum += r[1]  # type: ignore[index]
+            discovered += r[0]  # type: ignore[index]
     score = 1.0 if discovered == 0 else minimum / discovered
-    matches: list[tuple[str, list[int]]] = []
+    matches: list[tuple[str, list[int]]] = []  # type: ignore[assignment]
     for seen_again in repeated:
         order = {path: key for path, key in seen_again}
         matches.extend((order[path], data[order[path]]) for path in dive_order(order))
     go_sort(matches, lambda a, b: a[1][0] < b[1][0])
-    ordered = tuple(Inefficiency(path, r[2], r[0], r[1]) for path, r in reversed(matches))
+    ordered = tuple(Inefficiency("/" + path, r[2], r[0], r[1]) for path, r in reversed(matches))
     return Efficiency(score, ordered)
