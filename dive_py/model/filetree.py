@@ -95,7 +95,16 @@ class _Patch:
         self.info: FileInfo | None = None
         self.whiteout = False
         self.opaque = False
-        self.children: dict[str, _Patch] = {}
+        self.children: dict[str, _Patch] | None = None  # made for the first child: most have none
+
+    def child(self, name: str) -> _Patch:
+        """The patch for a child, made if new."""
+        if self.children is None:
+            self.children = {}
+        patch = self.children.get(name)
+        if patch is None:
+            patch = self.children[name] = _Patch()
+        return patch
 
 
 def _build_patch(entries: Iterable[FileInfo]) -> _Patch:
@@ -112,11 +121,7 @@ def _build_patch(entries: Iterable[FileInfo]) -> _Patch:
             path = path.rpartition("/")[0]
             patch = patches.get(path)
         for full in reversed(missing):
-            name = full.rpartition("/")[2]
-            nxt = patch.children.get(name)
-            if nxt is None:
-                nxt = patch.children[name] = _Patch()
-            patches[full] = patch = nxt
+            patches[full] = patch = patch.child(full.rpartition("/")[2])
         return patch
 
     for entry in entries:
@@ -135,10 +140,7 @@ def _build_patch(entries: Iterable[FileInfo]) -> _Patch:
             patch = patches.get(path)
             if patch is None:  # the usual case, a new path under a known directory: no walk
                 up = patches.get(parent) or at(parent)
-                patch = up.children.get(name)
-                if patch is None:
-                    patch = up.children[name] = _Patch()
-                patches[path] = patch
+                patches[path] = patch = up.child(name)
             patch.info = entry
     return root
 
@@ -168,7 +170,7 @@ def _apply(lower: Node | None, patch: _Patch, name: str, layer: int) -> Node:
             children = dict(low.children)
         else:
             children = {}
-        frames.append((low, pat, nm, children, iter(pat.children.items()), dest))
+        frames.append((low, pat, nm, children, iter(pat.children.items() if pat.children else ()), dest))
         return False
 
     enter(lower, patch, name, None)
