@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from dive_py.analysis.efficiency import Efficiency, Inefficiency, compute
+from dive_py.gcpause import collector_paused, without_collector
 from dive_py.model.filetree import Node, stack_all
 from dive_py.model.image import Image
 
@@ -72,9 +73,11 @@ class Analysis(Figures):
         """Dockerfile fixes with the bytes each saves (dive_py.analysis.hints.Hint)."""
         from dive_py.analysis.hints import hints
 
-        return hints(self)
+        with collector_paused():
+            return hints(self)
 
 
+@without_collector
 def analyze(image: Image) -> Analysis:
     entries = [layer.entries for layer in image.layers]
     trees = stack_all(entries)

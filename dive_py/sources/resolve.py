@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 
 from dive_py.errors import SourceError, UsageError
+from dive_py.gcpause import without_collector
 from dive_py.model.image import Image
 from dive_py.sources import archive, daemon
 from dive_py.sources.archive import Progress
@@ -31,6 +32,7 @@ class Source:
     def describe(self) -> str:
         return f"{self.kind}://{self.ref}"
 
+    @without_collector
     def load(self, progress: Progress | None = None, keep_broken: bool = False,
              on_outline: OnOutline | None = None, on_layer: OnLayer | None = None) -> Image:
         """The image; with `keep_broken`, unreadable layers come back empty with their error
