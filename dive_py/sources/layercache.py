@@ -84,20 +84,30 @@ def unframe(blob: bytes) -> object:
         raise ValueError(str(exc)) from None
 
 
-def encode(data: LayerData) -> bytes:
+def columns(data: LayerData) -> tuple:
+    """A layer as plain columns (size, paths, types, sizes, modes, uids, gids, links, digests)."""
     entries, size = data
-    return frame((size, [e.path for e in entries], [e.type for e in entries], [e.size for e in entries],
-                  [e.mode for e in entries], [e.uid for e in entries], [e.gid for e in entries],
-                  [e.link for e in entries], [e.digest for e in entries]))
+    return (size, [e.path for e in entries], [e.type for e in entries], [e.size for e in entries],
+            [e.mode for e in entries], [e.uid for e in entries], [e.gid for e in entries],
+            [e.link for e in entries], [e.digest for e in entries])
+
+
+def from_columns(value: object) -> LayerData:
+    """The layer `columns` made; ValueError or TypeError if `value` is not such columns."""
+    size, *cols = value  # type: ignore[misc]
+    if not isinstance(size, int) or len(cols) != 8 or len({len(c) for c in cols}) != 1:
+        raise ValueError("not layer columns")
+    return tuple(map(FileInfo, *cols)), size
+
+
+def encode(data: LayerData) -> bytes:
+    return frame(columns(data))
 
 
 def decode(blob: bytes) -> LayerData | None:
     """The layer an entry holds, or None when it is not a sound entry of this format."""
     try:
-        size, *cols = unframe(blob)  # type: ignore[misc]
-        if not isinstance(size, int) or len(cols) != 8 or len({len(c) for c in cols}) != 1:
-            return None
-        return tuple(map(FileInfo, *cols)), size
+        return from_columns(unframe(blob))
     except (ValueError, TypeError):
         return None
 
