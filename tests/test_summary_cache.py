@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import tarfile
-import time
 
 import pytest
 
@@ -17,7 +16,7 @@ from dive_py.sources.layercache import LayerCache
 from dive_py.sources.resolve import Source
 from tests.test_hints import APP_SH, DATA, DOCKERFILE
 from tests.test_layer_cache import _demo_archive, _wipe_layer_data
-from tests.helpers import run_divepy
+from tests.helpers import run_divepy, saves_during
 
 
 @pytest.fixture
@@ -131,20 +130,11 @@ def test_daemon_answers_from_inspect_alone(docker_client, build_image, cache_hom
     (hints included)."""
     image = build_image(DOCKERFILE, {"app.sh": APP_SH, "data.bin": DATA}, tag="i7-hints")
 
-    def saves_during(run):
-        start = time.time_ns()
-        result = run()
-        end = time.time_ns()
-        events = docker_client.events(since=start // 10**9 - 1, until=end // 10**9 + 2, decode=True,
-                                      filters={"type": "image", "event": "save"})
-        return result, sum(1 for e in events if start <= e.get("timeNano", 0) <= end
-                           and image.id.endswith(str(e.get("id")).split(":")[-1]))
-
-    cold, cold_saves = saves_during(lambda: _ci(image.id))
+    cold, cold_saves = saves_during(docker_client, image, lambda: _ci(image.id))
     assert cold_saves == 1 and "Hints:" in cold
     shutil.rmtree(_kind_dir(cache_home, "layers"))
-    warm, warm_saves = saves_during(lambda: _ci(image.id))
+    warm, warm_saves = saves_during(docker_client, image, lambda: _ci(image.id))
     assert warm_saves == 0
     assert warm == cold
-    fresh, _ = saves_during(lambda: _ci(image.id, "--no-cache"))
+    fresh, _ = saves_during(docker_client, image, lambda: _ci(image.id, "--no-cache"))
     assert fresh == cold
