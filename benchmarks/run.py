@@ -66,7 +66,8 @@ from dive_py.sources.resolve import resolve
 from dive_py.ui.app import DiveApp
 from dive_py.ui.widgets import LayerList
 spawned = float(sys.argv[2])
-app = DiveApp(resolve(sys.argv[1], cache=False))
+# as dive_py.ui.run_ui starts it: an engine's layer list is asked for while Textual starts
+app = DiveApp(resolve(sys.argv[1], cache=False).with_early_outline())
 async def main():
     async with app.run_test(size=(140, 40)) as pilot:
         layers = app.query_one(LayerList)

@@ -92,15 +92,8 @@ def run_analysis(args: argparse.Namespace, ref) -> int:
         print(f"Extracting image from {source.kind}... (this can take a while for large images)")
         print("Analyzing image...", flush=True)
 
-    from dive_py.analysis.analyze import analyze
-
-    image = source.load(keep_broken=args.ignore_errors or config["ignore-errors"])
-    for warning in image.warnings:
-        status(f"warning: {printable(warning)}")
-    for layer in image.layers:
-        if layer.error:
-            status(f"warning: layer {layer.index} analysed as empty (ignore-errors): {printable(layer.error)}")
-    analysis = analyze(image)
+    analysis = _analysis(source, keep_broken=args.ignore_errors or config["ignore-errors"],
+                         summary_will_do=not args.json)
 
     if args.json:
         from dive_py.export.json_export import dumps
@@ -119,6 +112,37 @@ def run_analysis(args: argparse.Namespace, ref) -> int:
     if args.markdown:
         write_output(args.markdown, markdown(analysis, results))
     return EXIT_RULES_FAILED if any(r.status == Status.FAIL for r in results) else EXIT_OK
+
+
+def _analysis(source, keep_broken: bool, summary_will_do: bool):
+    """The image's analysis; when only its figures are needed, those an earlier run cached
+    (dive_py.analysis.summary) answer without reading a layer."""
+    from dive_py.analysis import summary
+    from dive_py.analysis.analyze import analyze
+    from dive_py.sources.layercache import LayerCache
+
+    cache = LayerCache() if source.cache else None
+    if cache is not None and summary_will_do:
+        outline = source.outline()
+        if outline is not None and summary.cacheable(outline):
+            found = summary.decode(outline, cache.get_summary(summary.key(outline)))
+            if found is not None:
+                _warn(found.image)
+                return found
+    image = source.load(keep_broken=keep_broken)
+    _warn(image)
+    analysis = analyze(image)
+    if cache is not None and summary.cacheable(image):
+        cache.put_summary(summary.key(image), summary.encode(analysis))
+    return analysis
+
+
+def _warn(image) -> None:
+    for warning in image.warnings:
+        status(f"warning: {printable(warning)}")
+    for layer in image.layers:
+        if layer.error:
+            status(f"warning: layer {layer.index} analysed as empty (ignore-errors): {printable(layer.error)}")
 
 
 def cmd_demo(argv: list[str]) -> int:

@@ -3,6 +3,8 @@
 Every message is one line that names what failed and where (image, layer, path).
 """
 
+import re
+
 
 class DivePyError(Exception):
     """Base of every error divepy reports to a user."""
@@ -34,15 +36,15 @@ class UsageError(DivePyError):
     exit_code = 2
 
 
+# control characters (C0, DEL, C1) and surrogate-escaped non-UTF-8 bytes
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00 if code >= 0xDC80 else code:02x}"
+
+
 def printable(text: str) -> str:
     """Escape control characters so names from images never drive the terminal."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
-            out.append(f"\\x{code:02x}")
-        elif 0xDC80 <= code <= 0xDCFF:  # surrogate-escaped non-UTF-8 byte
-            out.append(f"\\x{code - 0xDC00:02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return _UNPRINTABLE.sub(_escape, text)

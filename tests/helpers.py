@@ -53,3 +53,16 @@ def divepy_json(archive_ref: str, out_dir: str, *extra: str) -> dict:
     assert proc.returncode == 0, proc.stderr
     with open(out) as fh:
         return json.load(fh)
+
+
+def saves_during(docker_client, image, run):
+    """What `run()` returns, and how many `save` events the daemon logged for `image` meanwhile."""
+    import time
+
+    start = time.time_ns()
+    result = run()
+    end = time.time_ns()
+    events = docker_client.events(since=start // 10**9 - 1, until=end // 10**9 + 2, decode=True,
+                                  filters={"type": "image", "event": "save"})
+    return result, sum(1 for e in events if start <= e.get("timeNano", 0) <= end
+                       and image.id.endswith(str(e.get("id")).split(":")[-1]))

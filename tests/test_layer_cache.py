@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import struct
 import tarfile
@@ -16,7 +15,7 @@ from dive_py.errors import ArchiveError
 from dive_py.imagewriter import Entry, dir_entry, layer_tar, write_docker_archive
 from dive_py.sources.layercache import LayerCache, decode, encode
 from dive_py.sources.resolve import Source
-from tests.helpers import divepy_json, run_divepy, run_dive_json
+from tests.helpers import divepy_json, run_dive_json, run_divepy, saves_during
 from tests.test_reference_parity import assert_same_export
 
 
@@ -155,22 +154,12 @@ def test_daemon_skips_save_when_every_layer_is_cached(docker_client, build_image
     image = build_image("FROM divepy-test/busybox:latest\nRUN mkdir -p /i6 && echo one > /i6/one\n"
                         "COPY two /i6/two\nRUN chmod 600 /i6/one\n", {"two": b"two\n"}, tag="i6-cache")
 
-    def saves_during(load):
-        """The image, and how many `save` events the daemon logged for it while it loaded."""
-        start = time.time_ns()
-        result = load()
-        end = time.time_ns()
-        events = docker_client.events(since=start // 10**9 - 1, until=end // 10**9 + 2, decode=True,
-                                      filters={"type": "image", "event": "save"})
-        return result, sum(1 for e in events if start <= e.get("timeNano", 0) <= end
-                           and image.id.endswith(str(e.get("id")).split(":")[-1]))
-
-    cold, cold_saves = saves_during(lambda: Source("docker", image.id).load())
+    cold, cold_saves = saves_during(docker_client, image, lambda: Source("docker", image.id).load())
     assert cold_saves == 1  # the events really show an export
-    warm, warm_saves = saves_during(lambda: Source("docker", image.id).load())
+    warm, warm_saves = saves_during(docker_client, image, lambda: Source("docker", image.id).load())
     assert warm_saves == 0
     assert [(layer.digest, layer.size, layer.entries, layer.command) for layer in warm.layers] == \
         [(layer.digest, layer.size, layer.entries, layer.command) for layer in cold.layers]
     assert warm.config == cold.config and warm.tags == cold.tags
-    bypass, bypass_saves = saves_during(lambda: Source("docker", image.id, cache=False).load())
+    bypass, bypass_saves = saves_during(docker_client, image, lambda: Source("docker", image.id, cache=False).load())
     assert bypass_saves == 1

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from dive_py.analysis.efficiency import Efficiency, Inefficiency, compute
+from dive_py.gcpause import collector_paused, without_collector
 from dive_py.model.filetree import Node, stack_all
 from dive_py.model.image import Image
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Figures:
+    """The numbers every report shows, derived from the layer sizes, the efficiency, the
+    final tree's size and the hints: shared by a fresh Analysis and a cached Summary."""
+
     image: Image
-    trees: tuple[Node, ...]  # trees[i]: the merged tree as of layer i
     efficiency: Efficiency
 
     @property
@@ -47,26 +49,35 @@ class Analysis:
         return self.wasted_bytes / self.user_size
 
     @cached_property
-    def final_size(self) -> int:
-        """Bytes of the files the final image really contains."""
-        return self.trees[-1].total_size() if self.trees else 0
-
-    @cached_property
     def reclaimable_bytes(self) -> int:
         """What a rebuild could really save: every byte written to a layer that the final image
         does not show (copies overwritten later, files deleted later). Unlike dive's wasted
         bytes it does not count the copy that must stay.
         """
-        return max(0, self.size - self.final_size)
+        return max(0, self.size - self.final_size)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Analysis(Figures):
+    image: Image
+    trees: tuple[Node, ...]  # trees[i]: the merged tree as of layer i
+    efficiency: Efficiency
+
+    @cached_property
+    def final_size(self) -> int:
+        """Bytes of the files the final image really contains."""
+        return self.trees[-1].total_size() if self.trees else 0
 
     @cached_property
     def hints(self) -> list:
         """Dockerfile fixes with the bytes each saves (dive_py.analysis.hints.Hint)."""
         from dive_py.analysis.hints import hints
 
-        return hints(self)
+        with collector_paused():
+            return hints(self)
 
 
+@without_collector
 def analyze(image: Image) -> Analysis:
     entries = [layer.entries for layer in image.layers]
     trees = stack_all(entries)

@@ -14,15 +14,15 @@ A whiteout of a path that was never there counts 0 (dive aborts the rest of that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dive_py.analysis.gosort import go_sort
-from dive_py.analysis.layertree import LayerNodes, dive_layer_nodes, leaves
+from dive_py.analysis.layertree import LayerNodes, dive_layer_nodes, dive_order
 from dive_py.model.fileinfo import OPAQUE_MARKER, WHITEOUT_PREFIX, FileInfo
 from dive_py.model.filetree import Node
 
 
-@dataclass(frozen=True, slots=True)
-class Inefficiency:
+class Inefficiency(NamedTuple):  # a tuple: images can have tens of thousands
     path: str  # absolute, leading '/'
     count: int
     cumulative_size: int
@@ -66,42 +66,72 @@ def _opaque_whiteouts(nodes: LayerNodes, entries: tuple[FileInfo, ...], below: N
 
 def compute(layers: list[tuple[FileInfo, ...]], trees: list[Node]) -> Efficiency:
     """`layers[i]` are layer i's entries, `trees[i]` the merged tree as of layer i."""
-    data: dict[str, list[int]] = {}  # path -> [cumulative, minimum, count]
-    matches: list[tuple[str, list[int]]] = []
+    # path (no leading '/') -> its size when seen once, [cumulative, minimum, count] after:
+    # most paths are seen once, and their keys are the entries' own path strings
+    data: dict[str, int | list[int]] = {}
+    # Paths seen a second time, by layer. dive lists them in the order it met them (leaves in
+    # depth-first name order, layer by layer) before a stable-for-Go sort by size; only the
+    # order of these matters, so only they are sorted, not every leaf.
+    repeated: list[list[tuple[str, str]]] = []  # per layer: (leaf path, key)
     for index, entries in enumerate(layers):
         nodes = dive_layer_nodes(entries)
         below = trees[index - 1] if index > 0 else None
         extra = _opaque_whiteouts(nodes, entries, below)
         for path in extra:
             nodes[path] = None
-        for path in leaves(nodes):
-            parent, _, name = path.rpartition("/")
-            if name.startswith(WHITEOUT_PREFIX):
-                target = name[len(WHITEOUT_PREFIX):]
-                key = f"/{parent}/{target}" if parent else f"/{target}"
+        seen_again: list[tuple[str, str]] = []
+        shared: dict[str, list[str]] = {}  # keys two leaves gave: a whiteout and its target
+        parents = {path.rpartition("/")[0] for path in nodes}
+        get = data.get
+        for path, info in nodes.items():
+            if path in parents:
+                continue  # not a leaf
+            if WHITEOUT_PREFIX in path and (name := path.rpartition("/")[2]).startswith(WHITEOUT_PREFIX):
+                parent = path[:len(path) - len(name) - 1] if len(path) > len(name) else ""
+                target = f"{parent}/{name[len(WHITEOUT_PREFIX):]}" if parent else name[len(WHITEOUT_PREFIX):]
+                key = target
                 size = 0
                 if below is not None:
-                    gone = below.get(key[1:])
+                    gone = below.get(target)
                     if gone is not None and gone.info is not None and gone.info.is_dir:
                         size = gone.total_size()
+                if target in nodes and target not in parents:
+                    shared[key] = [path, target]
             else:
-                key = "/" + path
-                info = nodes[path]
+                key = path
                 size = info.size if info is not None else 0
-            record = data.get(key)
+            record = get(key)
             if record is None:
-                data[key] = [size, size, 1]
+                data[key] = size
+            elif type(record) is int:
+                data[key] = [record + size, min(record, size), 2]
+                seen_again.append((path, key))
             else:
                 record[0] += size
                 if size < record[1]:
                     record[1] = size
                 record[2] += 1
-                if record[2] == 2:
-                    matches.append((key, record))
+        if shared:  # dive met the key a second time at the second of its visits, in its order
+            for i, (path, key) in enumerate(seen_again):
+                if key in shared:
+                    paths = dive_order(shared[key])
+                    before = data[key][2] - len(paths)  # type: ignore[index]
+                    seen_again[i] = (paths[1 - before], key)
+        repeated.append(seen_again)
 
-    minimum = sum(r[1] for r in data.values())
-    discovered = sum(r[0] for r in data.values())
+    minimum = discovered = 0
+    for r in data.values():
+        if type(r) is int:
+            minimum += r
+            discovered += r
+        else:
+            minimum += r[1]  # type: ignore[index]
+            discovered += r[0]  # type: ignore[index]
     score = 1.0 if discovered == 0 else minimum / discovered
+    matches: list[tuple[str, list[int]]] = []  # type: ignore[assignment]
+    for seen_again in repeated:
+        order = {path: key for path, key in seen_again}
+        matches.extend((order[path], data[order[path]]) for path in dive_order(order))
     go_sort(matches, lambda a, b: a[1][0] < b[1][0])
-    ordered = tuple(Inefficiency(path, r[2], r[0], r[1]) for path, r in reversed(matches))
+    ordered = tuple(Inefficiency("/" + path, r[2], r[0], r[1]) for path, r in reversed(matches))
     return Efficiency(score, ordered)

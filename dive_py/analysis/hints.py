@@ -13,6 +13,7 @@ A file counted by one kind is not counted again by the ones after it in this lis
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -190,13 +191,18 @@ def _change_hints(analysis: Analysis, claimed: set) -> list[Hint]:
 
 
 def _duplicate_hints(analysis: Analysis, claimed: set) -> list[Hint]:
+    layers = analysis.image.layers
+    base = {(e.digest, e.size) for e in layers[0].entries if e.type == REG and e.size > 0} if layers else set()
+    # Most content is added once: count the digests first, then look closer only at the repeated
+    counts = Counter(e.digest for layer in layers[1:] for e in layer.entries if e.type == REG and e.size > 0)
+    base_digests = {digest for digest, _ in base}
+    repeated = {digest for digest, n in counts.items() if n > 1 or digest in base_digests}
     by_content: dict[tuple[int, int], list[tuple[int, str]]] = {}
-    for layer in analysis.image.layers[1:]:
+    for layer in layers[1:]:
         for entry in layer.entries:
-            if entry.type == REG and entry.size > 0 and (layer.index, entry.path) not in claimed:
+            if entry.digest in repeated and entry.type == REG and entry.size > 0 \
+                    and (layer.index, entry.path) not in claimed:
                 by_content.setdefault((entry.digest, entry.size), []).append((layer.index, entry.path))
-    base = {(e.digest, e.size) for e in analysis.image.layers[0].entries if e.type == REG and e.size > 0} \
-        if analysis.image.layers else set()
     out = []
     for (digest, size), where in by_content.items():
         in_base = (digest, size) in base

@@ -18,7 +18,15 @@ LayerNodes = dict[str, FileInfo | None]
 def dive_layer_nodes(entries: Iterable[FileInfo]) -> LayerNodes:
     nodes: LayerNodes = {}
     for entry in entries:
-        parts = entry.path.split("/")
+        path = entry.path
+        parent, _, name = path.rpartition("/")
+        # Every node's parents are nodes too, so a known parent leaves only the name to check
+        # (tar writers list directories before their contents: this is the common case).
+        if not parent or parent in nodes:
+            if path in nodes or not name.startswith(META_PREFIX):
+                nodes[path] = entry
+            continue
+        parts = path.split("/")
         prefix = ""
         complete = True
         for depth, part in enumerate(parts):
@@ -35,10 +43,9 @@ def dive_layer_nodes(entries: Iterable[FileInfo]) -> LayerNodes:
     return nodes
 
 
-def leaves(nodes: LayerNodes) -> list[str]:
-    """Paths without children, in the order dive visits them (depth first, sorted names)."""
-    parents = {path.rpartition("/")[0] for path in nodes}
-    return sorted((p for p in nodes if p not in parents), key=lambda p: p.split("/"))
+def dive_order(paths: Iterable[str]) -> list[str]:
+    """The order dive visits these paths in: depth first, sorted names."""
+    return sorted(paths, key=lambda p: p.split("/"))
 
 
 def child_first(nodes: LayerNodes) -> Iterator[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal
@@ -32,6 +33,7 @@ def go_value(value: float | int) -> str:
     return f"{sign}0.{'0' * (-exp - 1)}{digits}"
 
 
+@functools.lru_cache(maxsize=1 << 16)  # reports repeat sizes a lot
 def go_bytes(size: int) -> str:
     """go-humanize's Bytes(): SI units, one decimal below 10."""
     if size < 10:

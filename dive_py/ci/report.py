@@ -7,7 +7,6 @@ import os
 import re
 import sys
 from typing import TextIO
-from xml.etree import ElementTree as ET
 
 from dive_py.analysis.analyze import Analysis
 from dive_py.ci.goformat import go_bytes
@@ -83,12 +82,14 @@ def hint_lines(analysis: Analysis, colour: bool) -> list[str]:
 
 def print_report(analysis: Analysis, results: list[Result], stream: TextIO = sys.stdout) -> None:
     colour = use_colour(stream)
-    for line in analysis_lines(analysis, colour) + result_lines(results, colour) + hint_lines(analysis, colour):
-        print(line, file=stream)
+    lines = analysis_lines(analysis, colour) + result_lines(results, colour) + hint_lines(analysis, colour)
+    stream.write("\n".join(lines) + "\n")  # one write: reports can run to many thousand lines
 
 
 def junit_xml(analysis: Analysis, results: list[Result]) -> str:
     """One test case per rule, so CI systems show the rules natively."""
+    from xml.etree import ElementTree as ET  # only for --junit: keeps the CI report's start quick
+
     suite = ET.Element("testsuite", name=f"divepy {printable(analysis.image.name)}",
                        tests=str(len(results)),
                        failures=str(sum(r.status == Status.FAIL for r in results)),

@@ -32,8 +32,8 @@ _GO_CHARDEV = 1 << 21
 _GO_STICKY = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class FileInfo:
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: a frozen __init__ costs 5x, and
+class FileInfo:                             # images hold hundreds of thousands. Never mutate.
     """A tar entry: normalised path, type flag, sizes and ownership, and a content hash.
 
     `digest` is xxhash64 of the content for non-directories (0 for directories), the same

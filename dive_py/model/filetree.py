@@ -17,9 +17,10 @@ dive drops opaque markers and keeps a replaced directory's children; we do neith
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from dive_py.model.fileinfo import (
+    DIR,
     META_PREFIX,
     OPAQUE_MARKER,
     WHITEOUT_PREFIX,
@@ -94,36 +95,53 @@ class _Patch:
         self.info: FileInfo | None = None
         self.whiteout = False
         self.opaque = False
-        self.children: dict[str, _Patch] = {}
+        self.children: dict[str, _Patch] | None = None  # made for the first child: most have none
 
-    def child(self, path: str) -> _Patch:
-        patch = self
-        if path:
-            for part in path.split("/"):
-                nxt = patch.children.get(part)
-                if nxt is None:
-                    nxt = patch.children[part] = _Patch()
-                patch = nxt
+    def child(self, name: str) -> _Patch:
+        """The patch for a child, made if new."""
+        if self.children is None:
+            self.children = {}
+        patch = self.children.get(name)
+        if patch is None:
+            patch = self.children[name] = _Patch()
         return patch
 
 
 def _build_patch(entries: Iterable[FileInfo]) -> _Patch:
     root = _Patch()
+    patches = {"": root}  # path -> its patch, so an entry finds its parent's in one lookup
+
+    def at(path: str) -> _Patch:
+        patch = patches.get(path)
+        if patch is not None:
+            return patch
+        missing = []
+        while patch is None:  # up to the nearest known ancestor (the root at worst)
+            missing.append(path)
+            path = path.rpartition("/")[0]
+            patch = patches.get(path)
+        for full in reversed(missing):
+            patches[full] = patch = patch.child(full.rpartition("/")[2])
+        return patch
+
     for entry in entries:
         path = entry.path
         if not path:
             continue
         parent, _, name = path.rpartition("/")
-        if name == OPAQUE_MARKER:
-            root.child(parent).opaque = True
-        elif name.startswith(META_PREFIX):
-            root.child(parent)  # other overlay metadata: only implies the parent directory
-        elif name.startswith(WHITEOUT_PREFIX):
-            target = name[len(WHITEOUT_PREFIX):]
-            if target:
-                root.child(f"{parent}/{target}" if parent else target).whiteout = True
+        if name.startswith(WHITEOUT_PREFIX):
+            if name == OPAQUE_MARKER:
+                at(parent).opaque = True
+            elif name.startswith(META_PREFIX):
+                at(parent)  # other overlay metadata: only implies the parent directory
+            elif target := name[len(WHITEOUT_PREFIX):]:
+                at(f"{parent}/{target}" if parent else target).whiteout = True
         else:
-            root.child(path).info = entry
+            patch = patches.get(path)
+            if patch is None:  # the usual case, a new path under a known directory: no walk
+                up = patches.get(parent) or at(parent)
+                patches[path] = patch = up.child(name)
+            patch.info = entry
     return root
 
 
@@ -133,43 +151,53 @@ def _apply(lower: Node | None, patch: _Patch, name: str, layer: int) -> Node:
     Depth-first with an explicit stack, so a hostile path thousands of directories deep
     cannot exhaust Python's recursion limit.
     """
-    root_slot: list[Node] = []
-    # a frame: (lower, patch, name, children being built, pending child names, where to put the result)
+    # a frame: (lower, patch, name, children being built, pending child patches, the parent's
+    # children being built (None for the top), the name to file the result under there)
     frames: list[tuple] = []
+    top: list[Node] = []
 
-    def enter(low: Node | None, pat: _Patch, nm: str, out: Callable[[Node], None]) -> None:
+    def enter(low: Node | None, pat: _Patch, nm: str, dest: dict | None) -> bool:
+        """Make the node at once (True), or push a frame for its children (False)."""
         info = pat.info
-        if info is not None and not info.is_dir:
-            out(Node(nm, info, layer, None))
-            return
+        if info is not None and info.type != DIR:
+            node = Node(nm, info, layer, None)
+            if dest is None:
+                top.append(node)
+            else:
+                dest[nm] = node
+            return True
         if low is not None and low.children is not None and not pat.opaque:
             children = dict(low.children)
         else:
             children = {}
-        frames.append((low, pat, nm, children, iter(pat.children.items()), out))
+        frames.append((low, pat, nm, children, iter(pat.children.items() if pat.children else ()), dest))
+        return False
 
-    enter(lower, patch, name, root_slot.append)
+    enter(lower, patch, name, None)
     while frames:
-        low, pat, nm, children, pending, out = frames[-1]
+        low, pat, nm, children, pending, dest = frames[-1]
         for child_name, child_patch in pending:
             if child_patch.whiteout:
                 children.pop(child_name, None)
                 if child_patch.info is None and not child_patch.children:
                     continue
-            enter(children.get(child_name), child_patch, child_name,
-                  lambda node, c=children, n=child_name: c.__setitem__(n, node))
-            break
+            if not enter(children.get(child_name), child_patch, child_name, children):
+                break  # descend first
         else:
             frames.pop()
             info = pat.info
             if info is None:
                 if low is not None and low.children is not None:
-                    out(Node(nm, low.info, low.layer, children))
+                    node = Node(nm, low.info, low.layer, children)
                 else:
-                    out(Node(nm, None, layer, children))
+                    node = Node(nm, None, layer, children)
             else:
-                out(Node(nm, info, layer, children))
-    return root_slot[0]
+                node = Node(nm, info, layer, children)
+            if dest is None:
+                top.append(node)
+            else:
+                dest[nm] = node
+    return top[0]
 
 
 def stack(lower: Node, entries: Iterable[FileInfo], layer: int) -> Node:

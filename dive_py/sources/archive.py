@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import FileInfo, normalise_path
 from dive_py.sources.layer_tar import Prefixed, read_layer
+from dive_py.sources import parallel
 from dive_py.sources.layercache import LayerCache
 from dive_py.sources.verify import (
     Digests,
@@ -235,8 +236,8 @@ class _Slice(io.RawIOBase):
         left = self._size - self._at
         if left <= 0:
             return 0
-        self._fh.seek(self._start + self._at)
-        data = self._fh.read(min(len(buffer), left))
+        # a positional read: no file offset shared with anyone (worker processes read the same file)
+        data = os.pread(self._fh.fileno(), min(len(buffer), left), self._start + self._at)
         n = len(data)
         buffer[:n] = data
         self._at += n
@@ -481,26 +482,43 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
 
     With a `cache`, a layer whose diff ID is cached is not read at all; a layer read is cached
     under the diff ID computed from its bytes (the config's claim was just checked against it).
-    `on_layer(index, layer)` is told of each layer as it is ready.
+    Layers of an archive on disk are read by worker processes side by side where that is safe
+    (sources.parallel). `on_layer(index, layer)` is told of each layer as it is ready, in order.
     """
     diff_ids = plan.diff_ids()
     count = len(plan.layer_paths)
+    claims = [diff_ids[i] if len(diff_ids) == count and isinstance(diff_ids[i], str) else "" for i in range(count)]
+    use_cache = cache is not None and blobs.lazy
+    to_read = [path for path, claim in zip(plan.layer_paths, claims)
+               if not (use_cache and claim and cache.has_layer(claim))]  # type: ignore[union-attr]
+    reader = _LayerReader(blobs, to_read)
+    try:
+        return _read_in_order(blobs, plan, where, keep_broken, cache, on_layer, reader, claims)
+    finally:
+        reader.close()
+
+
+def _read_in_order(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool, cache: LayerCache | None,
+                   on_layer: Callable[[int, LayerData], None] | None, reader: _LayerReader, claims: list[str]
+                   ) -> tuple[list[LayerData], dict[int, str]]:
+    diff_ids = plan.diff_ids()
+    count = len(plan.layer_paths)
+    use_cache = cache is not None and blobs.lazy
     layers: list[LayerData] = []
     errors: dict[int, str] = {}
     for index, path in enumerate(plan.layer_paths):
-        claimed = diff_ids[index] if len(diff_ids) == count and isinstance(diff_ids[index], str) else ""
-        data = cache.get_layer(claimed) if cache is not None and claimed and blobs.lazy else None
+        data = cache.get_layer(claims[index]) if use_cache and claims[index] else None  # type: ignore[union-attr]
         if data is None:
             try:
-                data = blobs.checked_layer(path, plan.layer_descs[index] if plan.layer_descs else None)
-                check_diff_ids(where, index, path, blobs.digests(path), diff_ids, count)
+                data, found = reader.get(path)
+                check_blob(blobs.where, path, found, plan.layer_descs[index] if plan.layer_descs else None)
+                check_diff_ids(where, index, path, found, diff_ids, count)
             except ArchiveError as exc:
                 if not keep_broken:
                     raise
                 data = ((), 0)
                 errors[index] = str(exc)
             else:
-                found = blobs.digests(path)
                 if cache is not None and found is not None and found.diff_id and (
                         blobs.lazy or not cache.has_layer(found.diff_id)):
                     cache.put_layer(found.diff_id, data)
@@ -508,6 +526,37 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
         if on_layer is not None:
             on_layer(index, data)
     return layers, errors
+
+
+class _LayerReader:
+    """Layers with their digests, read here one by one, or ahead by worker processes."""
+
+    def __init__(self, blobs: _Blobs, paths: list[str]):
+        self._blobs = blobs
+        unique = list(dict.fromkeys(paths))
+        jobs = parallel.workers(len(unique)) if blobs.lazy else 0
+        self._ahead = parallel.read_all(blobs, unique, jobs) if jobs else None
+        self._done: dict[str, parallel.Result] = {}
+
+    def get(self, path: str) -> tuple[LayerData, Digests | None]:
+        """The layer at `path` and its digests; ArchiveError if it cannot be read."""
+        if path not in self._done and self._ahead is not None:
+            for done, result in self._ahead:
+                self._done[done] = result
+                if done == path:
+                    break
+        if path in self._done:
+            data, found = self._done[path]
+            if isinstance(data, ArchiveError):
+                raise data
+            return data, found
+        return self._blobs.layer(path), self._blobs.digests(path)
+
+    def close(self) -> None:
+        """Stop the workers (if a layer failed before the others were taken)."""
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
 
 
 def read_tar_stream(stream: BinaryIO, where: str, platform: str | None = None,

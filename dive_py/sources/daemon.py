@@ -15,7 +15,7 @@ from typing import Any
 from dive_py.errors import ArchiveError, SourceError
 from dive_py.model.image import Image, Storage
 from dive_py.sources.archive import ImagePlan, Progress, StreamedTar, image_plan, read_layers
-from dive_py.sources.assemble import image_from_plan
+from dive_py.sources.assemble import PENDING, image_from_plan
 from dive_py.sources.layercache import LayerCache
 from dive_py.sources.loader import OnLayer, OnOutline
 
@@ -145,6 +145,12 @@ def get_image(client: Any, ref: str, engine: str) -> Any:
     return get_object(client.images, "image", ref, engine)
 
 
+def outline(ref: str, engine: str = "docker") -> Image:
+    """The layer list alone (see _outline): `inspect` and the history endpoint."""
+    client = connect(engine)
+    return _outline(client, get_image(client, ref, engine), ref, engine)
+
+
 def _outline(client: Any, image: Any, ref: str, engine: str) -> Image:
     """The layer list from `inspect` and the history endpoint alone, before any layer is read.
 
@@ -170,9 +176,8 @@ def _outline(client: Any, image: Any, ref: str, engine: str) -> Image:
     return image_from_plan(plan, [((), size) for size in sizes[:len(diff_ids)]], ref, engine, image.id)
 
 
-def _from_cache(image: Any, ref: str, engine: str, cache: LayerCache,
-                on_layer: OnLayer | None) -> Image | None:
-    """The whole image from the cache when its config and every layer are there: no export."""
+def _cached_plan(image: Any, cache: LayerCache) -> ImagePlan | None:
+    """The image's plan from the cache (its config and the layer paths of its last export)."""
     raw = cache.get_config(image.id)
     if raw is None:
         return None
@@ -184,21 +189,42 @@ def _from_cache(image: Any, ref: str, engine: str, cache: LayerCache,
         return None
     plan = ImagePlan(config, "", [], list(image.tags))
     diff_ids = plan.diff_ids()
-    if not diff_ids or not all(isinstance(d, str) and cache.has_layer(d) for d in diff_ids):
+    if not diff_ids or not all(isinstance(d, str) for d in diff_ids):
         return None
     paths = cache.get_paths(image.id, len(diff_ids))
     if paths is None:
         return None
+    plan.layer_paths = paths
+    return plan
+
+
+def _from_cache(image: Any, ref: str, engine: str, cache: LayerCache,
+                on_layer: OnLayer | None) -> Image | None:
+    """The whole image from the cache when its config and every layer are there: no export."""
+    plan = _cached_plan(image, cache)
+    if plan is None or not all(cache.has_layer(d) for d in plan.diff_ids()):
+        return None
     layers = []
-    for i, diff_id in enumerate(diff_ids):
+    for i, diff_id in enumerate(plan.diff_ids()):
         data = cache.get_layer(diff_id)
         if data is None:  # went bad since has_layer: fall back to the export
             return None
         layers.append(data)
         if on_layer is not None:
             on_layer(i, data)
-    plan.layer_paths = paths
     return _engine_image(image_from_plan(plan, layers, ref, engine, image.id), image, plan.tags)
+
+
+def cached_outline(ref: str, engine: str, cache: LayerCache) -> Image | None:
+    """The image with its layers listed but not read, when the cache knows its config (from an
+    earlier load): `inspect` alone, no export. None when it does not."""
+    client = connect(engine)
+    image = get_image(client, ref, engine)
+    plan = _cached_plan(image, cache)
+    if plan is None:
+        return None
+    return _engine_image(image_from_plan(plan, [PENDING] * len(plan.layer_paths), ref, engine, image.id),
+                         image, plan.tags)
 
 
 def load(ref: str, engine: str = "docker", progress: Progress | None = None,

@@ -6,7 +6,8 @@ layer: divepy stores a layer only under the digest it computed itself while read
 own sha256, which is the image ID for Docker and podman; it is checked again on every read.
 
 Layout: $XDG_CACHE_HOME/divepy/v1/layers/<hex>, .../configs/<hex> and .../paths/<hex> (the
-layer paths of an engine's export of that image, so the layer IDs shown stay the same). A layer entry is
+layer paths of an engine's export of that image, so the layer IDs shown stay the same) and
+.../summaries/<hex> (an analysis's report figures, see dive_py.analysis.summary). A layer entry is
 a header (magic, format version, Python's marshal version, xxh64 of the payload) and a
 zstd-compressed marshal of the entry columns (paths, types, sizes, modes, uids, gids, links,
 digests). Columns compress well (paths share prefixes) and load in one call. marshal is not
@@ -35,6 +36,7 @@ FORMAT = 1
 MAGIC = b"DIVEPYL\0"
 _HEADER = struct.Struct("<8sHHQ")  # magic, format, marshal version, xxh64 of the payload
 DEFAULT_LIMIT = 1 << 30
+KINDS = ("layers", "configs", "paths", "summaries")
 _HEX = frozenset("0123456789abcdef")
 
 LayerData = tuple[tuple[FileInfo, ...], int]
@@ -60,32 +62,53 @@ def _hex_of(digest: str) -> str | None:
     return hexpart
 
 
-def encode(data: LayerData) -> bytes:
-    entries, size = data
-    columns = (size, [e.path for e in entries], [e.type for e in entries], [e.size for e in entries],
-               [e.mode for e in entries], [e.uid for e in entries], [e.gid for e in entries],
-               [e.link for e in entries], [e.digest for e in entries])
-    payload = zstandard.ZstdCompressor(level=3).compress(marshal.dumps(columns))
+def frame(value: object) -> bytes:
+    """A cache entry: the header, then `value` marshalled and zstd-compressed."""
+    payload = zstandard.ZstdCompressor(level=3).compress(marshal.dumps(value))
     return _HEADER.pack(MAGIC, FORMAT, marshal.version, xxhash.xxh64_intdigest(payload)) + payload
+
+
+def unframe(blob: bytes) -> object:
+    """The value an entry holds; ValueError when it is not a sound entry of this format."""
+    if len(blob) < _HEADER.size:
+        raise ValueError("short entry")
+    magic, fmt, marshal_version, checksum = _HEADER.unpack_from(blob)
+    payload = memoryview(blob)[_HEADER.size:]
+    if magic != MAGIC or fmt != FORMAT or marshal_version != marshal.version:
+        raise ValueError("another format")
+    if xxhash.xxh64_intdigest(payload) != checksum:
+        raise ValueError("checksum")
+    try:
+        return marshal.loads(zstandard.ZstdDecompressor().decompress(payload))
+    except (TypeError, EOFError, zstandard.ZstdError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def columns(data: LayerData) -> tuple:
+    """A layer as plain columns (size, paths, types, sizes, modes, uids, gids, links, digests)."""
+    entries, size = data
+    return (size, [e.path for e in entries], [e.type for e in entries], [e.size for e in entries],
+            [e.mode for e in entries], [e.uid for e in entries], [e.gid for e in entries],
+            [e.link for e in entries], [e.digest for e in entries])
+
+
+def from_columns(value: object) -> LayerData:
+    """The layer `columns` made; ValueError or TypeError if `value` is not such columns."""
+    size, *cols = value  # type: ignore[misc]
+    if not isinstance(size, int) or len(cols) != 8 or len({len(c) for c in cols}) != 1:
+        raise ValueError("not layer columns")
+    return tuple(map(FileInfo, *cols)), size
+
+
+def encode(data: LayerData) -> bytes:
+    return frame(columns(data))
 
 
 def decode(blob: bytes) -> LayerData | None:
     """The layer an entry holds, or None when it is not a sound entry of this format."""
-    if len(blob) < _HEADER.size:
-        return None
-    magic, fmt, marshal_version, checksum = _HEADER.unpack_from(blob)
-    payload = memoryview(blob)[_HEADER.size:]
-    if magic != MAGIC or fmt != FORMAT or marshal_version != marshal.version:
-        return None
-    if xxhash.xxh64_intdigest(payload) != checksum:
-        return None
     try:
-        columns = marshal.loads(zstandard.ZstdDecompressor().decompress(payload))
-        size, *cols = columns
-        if not isinstance(size, int) or len(cols) != 8 or len({len(c) for c in cols}) != 1:
-            return None
-        return tuple(map(FileInfo, *cols)), size
-    except (ValueError, TypeError, EOFError, zstandard.ZstdError):
+        return from_columns(unframe(blob))
+    except (ValueError, TypeError):
         return None
 
 
@@ -186,10 +209,25 @@ class LayerCache:
     def put_paths(self, image_id: str, paths: list[str]) -> None:
         self._write("paths", image_id, json.dumps(paths).encode())
 
+    def get_summary(self, key: str) -> object | None:
+        """What `put_summary` stored under this key (a sha256 the caller computed), or None."""
+        path = self._path("summaries", key)
+        blob = self._read(path) if path else None
+        if blob is None:
+            return None
+        try:
+            return unframe(blob)
+        except ValueError:
+            self._drop(path)  # type: ignore[arg-type]
+            return None
+
+    def put_summary(self, key: str, value: object) -> None:
+        self._write("summaries", key, frame(value))
+
     def evict(self) -> None:
         """Delete least recently used entries until the cache fits its limit."""
         files = []
-        for kind in ("layers", "configs", "paths"):
+        for kind in KINDS:
             directory = os.path.join(self.root, kind)
             try:
                 names = os.listdir(directory)

@@ -1,0 +1,162 @@
+"""Layers of an image on disk read side by side, one worker process per core.
+
+Layers are independent until they are stacked, and reading one (decompressing, hashing,
+scanning headers) is CPU work that Python runs on one core. For an archive or layout on disk
+each worker reads whole layers from the same file (positional reads, no shared offset) and
+sends back the entry columns (marshal, as the layer cache stores them) with the digests it
+computed; the parent checks them exactly as if it had read the layer itself.
+
+Workers are forked, so only from a process with no other thread running (the explorer loads
+in a thread worker: it reads layers one by one), and they are plain processes fed through
+pipes: no helper threads, whose reserved arenas would count against an address-space limit.
+A worker that dies leaves its layer to the parent. $DIVEPY_JOBS caps the workers (1: none).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import pickle
+import selectors
+import struct
+import threading
+from collections.abc import Iterator
+
+from dive_py.errors import ArchiveError
+from dive_py.sources.layercache import LayerData, columns, from_columns
+
+Result = tuple[LayerData | ArchiveError, "Digests | None"]
+_TASK = struct.Struct("<i")
+_LENGTH = struct.Struct("<Q")
+
+
+def workers(layers: int) -> int:
+    """How many worker processes to read `layers` layers with (0: read them here)."""
+    if layers < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+        return 0
+    try:
+        cap = int(os.environ.get("DIVEPY_JOBS", "0")) or len(os.sched_getaffinity(0))
+    except (ValueError, AttributeError):
+        cap = os.cpu_count() or 1
+    jobs = min(cap, layers)
+    return jobs if jobs > 1 else 0
+
+
+def _answer(blobs, path: str) -> bytes:
+    """What a worker sends back for one layer (pickled: marshalled columns, or the error)."""
+    try:
+        data = blobs.layer(path)
+    except ArchiveError as exc:
+        return pickle.dumps(("error", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 (MemoryError and the like: raised in the parent)
+        return pickle.dumps(("raise", exc))
+    return pickle.dumps(("ok", marshal.dumps(columns(data)), blobs.digests(path)))
+
+
+def _serve(blobs, paths: list[str], tasks: int, results: int) -> None:
+    """A worker: take a layer index, send its answer, until told to stop (index -1)."""
+    with os.fdopen(tasks, "rb", buffering=0) as inbox, os.fdopen(results, "wb") as outbox:
+        while len(raw := inbox.read(_TASK.size)) == _TASK.size:
+            (index,) = _TASK.unpack(raw)
+            if index < 0:
+                return
+            answer = _answer(blobs, paths[index])
+            outbox.write(_LENGTH.pack(len(answer)) + answer)
+            outbox.flush()
+
+
+class _Worker:
+    def __init__(self, blobs, paths: list[str], others: list[_Worker]):
+        task_r, self.task_w = os.pipe()
+        self.result_r, result_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                for fd in [self.task_w, self.result_r] + [fd for w in others for fd in (w.task_w, w.result_r)]:
+                    os.close(fd)  # another worker's pipe held open here would never see its end
+                _serve(blobs, paths, task_r, result_w)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(task_r)
+        os.close(result_w)
+        os.set_blocking(self.result_r, False)
+        self.buffer = bytearray()
+        self.index = -1  # the layer it works on
+
+    def give(self, index: int) -> None:
+        self.index = index
+        os.write(self.task_w, _TASK.pack(index))
+
+    def answer(self) -> bytes | None:
+        """A complete answer, if one has arrived."""
+        if len(self.buffer) >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(self.buffer)
+            if len(self.buffer) >= _LENGTH.size + size:
+                answer = bytes(self.buffer[_LENGTH.size:_LENGTH.size + size])
+                del self.buffer[:_LENGTH.size + size]
+                return answer
+        return None
+
+    def close(self) -> None:
+        """Close the pipes: a worker waiting for a task sees their end and leaves."""
+        for fd in (self.task_w, self.result_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def wait(self) -> None:
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def read_all(blobs, paths: list[str], jobs: int) -> Iterator[tuple[str, Result]]:
+    """(path, (entries or error, digests)) for the layers at `paths`, as the workers finish
+    them. A layer whose worker died is left out: the caller reads it itself."""
+    pool: list[_Worker] = []
+    for _ in range(jobs):
+        pool.append(_Worker(blobs, paths, pool[:]))
+    selector = selectors.DefaultSelector()
+    queue = iter(range(len(paths)))
+    try:
+        for worker in pool:
+            if (index := next(queue, None)) is not None:
+                worker.give(index)
+                selector.register(worker.result_r, selectors.EVENT_READ, worker)
+        while selector.get_map():
+            for key, _ in selector.select():
+                worker = key.data
+                chunk = os.read(worker.result_r, 1 << 20)
+                if not chunk:  # died: its layer is the caller's to read
+                    selector.unregister(worker.result_r)
+                    continue
+                worker.buffer += chunk
+                answer = worker.answer()
+                if answer is None:
+                    continue
+                path = paths[worker.index]
+                if (index := next(queue, None)) is not None:
+                    worker.give(index)
+                else:
+                    selector.unregister(worker.result_r)
+                    os.write(worker.task_w, _TASK.pack(-1))
+                yield path, _result(answer)
+    finally:
+        selector.close()
+        for worker in pool:
+            worker.close()
+        for worker in pool:
+            worker.wait()
+
+
+def _result(answer: bytes) -> Result:
+    kind, *rest = pickle.loads(answer)  # from our own child: trusted
+    if kind == "raise":
+        raise rest[0]
+    if kind == "error":
+        return ArchiveError(rest[0]), None
+    return from_columns(marshal.loads(rest[0])), rest[1]

@@ -1,0 +1,110 @@
+"""Layers read by worker processes: the same image, the same errors, only where it is safe."""
+
+from __future__ import annotations
+
+import os
+import threading
+import zlib
+
+import pytest
+
+from dive_py.errors import ArchiveError
+from dive_py.sources import archive, parallel
+from dive_py.sources.resolve import Source
+from tests import hostile
+from tests.helpers import run_divepy
+
+
+def _layers(image) -> list:
+    return [(layer.digest, layer.size, layer.entries, layer.error) for layer in image.layers]
+
+
+def _three_layers() -> list[bytes]:
+    extra = hostile.files_named([f"srv/f{i:04d}" for i in range(300)], b"x" * 700)
+    return hostile.small_layers() + [extra]
+
+
+@pytest.fixture
+def recorded_pids(tmp_path, monkeypatch):
+    """The pids that parsed layers of an archive on disk (worker processes inherit the patch)."""
+    log = tmp_path / "pids"
+    real = archive.StreamedTar._parse
+
+    def parse(self, name, stream, progress):
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real(self, name, stream, progress)
+
+    monkeypatch.setattr(archive.StreamedTar, "_parse", parse)
+    return lambda: [int(p) for p in log.read_text().split()] if log.exists() else []
+
+
+@pytest.mark.parametrize("form", ["legacy", "oci-archive", "oci-dir"])
+def test_workers_read_the_same_image(tmp_path, monkeypatch, recorded_pids, form):
+    layers = _three_layers()
+    if form == "legacy":
+        ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy(layers))
+        kind = "docker-archive"
+    elif form == "oci-archive":
+        ref, kind = hostile.write_tar(tmp_path / "a.tar", hostile.oci(layers)), "oci-archive"
+    else:
+        ref, kind = hostile.write_dir(tmp_path / "layout", hostile.oci(layers)), "oci"
+    monkeypatch.setenv("DIVEPY_JOBS", "2")
+    together = Source(kind, ref, cache=False).load()
+    pids = recorded_pids()
+    if form != "oci-dir":  # a layout's blobs are files of their own, not parsed through _parse
+        assert len(pids) == 3 and os.getpid() not in pids
+    monkeypatch.setenv("DIVEPY_JOBS", "1")
+    alone = Source(kind, ref, cache=False).load()
+    assert _layers(together) == _layers(alone)
+    assert len(together.layers) == 3 and together.layers[2].entries
+
+
+def test_a_broken_layer_fails_alike_with_and_without_workers(tmp_path, monkeypatch):
+    layers = _three_layers()
+    layers[1] = layers[1][:1500]  # cut inside a header: a broken layer, not a shorter one
+    members = hostile.legacy(layers)
+    ref = hostile.write_tar(tmp_path / "broken.tar", members)
+    messages = []
+    for jobs in ("2", "1"):
+        monkeypatch.setenv("DIVEPY_JOBS", jobs)
+        with pytest.raises(ArchiveError) as caught:
+            Source("docker-archive", ref, cache=False).load()
+        messages.append(str(caught.value))
+        kept = Source("docker-archive", ref, cache=False).load(keep_broken=True)
+        assert kept.layers[1].error and not kept.layers[1].entries
+        assert kept.layers[0].entries and kept.layers[2].entries
+    assert messages[0] == messages[1] and "layer1/layer.tar" in messages[0]
+    proc = run_divepy(ref, "--ci", env={"DIVEPY_JOBS": "2"})
+    assert proc.returncode == 3 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_corrupt_compressed_layer_is_the_same_one_line_error(tmp_path, monkeypatch):
+    layers = _three_layers()
+    members = hostile.oci(layers, compress=lambda data: zlib.compress(data)[:-8])  # not gzip at all
+    ref = hostile.write_tar(tmp_path / "bad.tar", members)
+    outputs = []
+    for jobs in ("2", "1"):
+        proc = run_divepy(f"oci-archive://{ref}", "--ci", env={"DIVEPY_JOBS": jobs})
+        assert proc.returncode == 3
+        outputs.append(proc.stderr)
+    assert outputs[0] == outputs[1] and len(outputs[0].strip().splitlines()) == 1
+
+
+def test_no_workers_while_another_thread_runs():
+    assert parallel.workers(3) >= 0
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert parallel.workers(3) == 0  # forking next to a running thread is not safe
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_workers_follow_divepy_jobs(monkeypatch):
+    monkeypatch.setenv("DIVEPY_JOBS", "1")
+    assert parallel.workers(5) == 0
+    monkeypatch.setenv("DIVEPY_JOBS", "3")
+    assert parallel.workers(5) == 3 and parallel.workers(2) == 2 and parallel.workers(1) == 0
