@@ -21,6 +21,7 @@ from isal import igzip, isal_zlib
 from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import REG, FileInfo, normalise_path
 from dive_py.sources.tarscan import EMPTY_HASH, scan  # noqa: F401 (EMPTY_HASH: used by importers)
+from dive_py.sources.streams import CHUNK as AHEAD_CHUNK
 from dive_py.sources.streams import PassThrough, ReadAhead, read_exactly
 from dive_py.sources.verify import LayerHashes, ZstdFrames, drain
 
@@ -84,7 +85,7 @@ def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
     if kind == "gzip":  # ISA-L's reader: about twice zlib's speed on layer blobs
         return igzip.IGzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
     if kind == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=CHUNK,  # type: ignore[arg-type]
+        return zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=AHEAD_CHUNK,  # type: ignore[arg-type]
                                                           read_across_frames=True), kind  # type: ignore[return-value]
     return io.BufferedReader(raw, CHUNK), kind  # type: ignore[return-value]
 

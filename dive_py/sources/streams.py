@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-CHUNK = 1 << 20
+CHUNK = 512 << 10  # what a ReadAhead thread reads at a time (and zstd takes in at a time)
 DEPTH = 3  # chunks read ahead: enough to keep both threads busy, few enough to stay lean
 
 
