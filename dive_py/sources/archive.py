@@ -127,7 +127,7 @@ class StreamedTar(_Blobs):
                         self._read_member(tar, member, name, progress)
         except ArchiveError:
             raise
-        except tarfile.ReadError as exc:
+        except (tarfile.ReadError, tarfile.StreamError) as exc:  # StreamError: a member ending before it starts
             raise ArchiveError(f"{self.where}: not a valid image archive ({exc})") from None
         except EOFError:
             raise ArchiveError(f"{self.where}: archive is truncated") from None
