@@ -34,10 +34,15 @@ class _Reader:
 
     def __init__(self, raw: BinaryIO):
         self._raw = raw
-        self.fileobj = self
         self.pos = 0
         self.offset = 0
         self.pax_headers: dict[str, str] = {}
+
+    @property
+    def fileobj(self) -> _Reader:
+        """Itself (a property, not an attribute: a reference to itself would be a cycle, kept,
+        with every buffer below it, until the paused collector runs again)."""
+        return self
 
     def read(self, n: int) -> bytes:
         if n <= CHUNK:
