@@ -418,3 +418,28 @@ def test_a_size_in_twelve_digits_is_read_in_full(fast):
     assert expected[100][:3] == ("twelve", "0", 700) and len(expected) == 201
     with reading(fast):
         assert _scanned(data) == expected
+
+
+def test_the_collector_is_back_as_it_was_after_a_layer_read_or_failed():
+    import gc
+
+    from dive_py.sources import layer_tar
+
+    good = _varied_tar(50, seed=2)
+    assert gc.isenabled()
+    read_layer(io.BytesIO(good), "layer")
+    assert gc.isenabled()
+    with pytest.raises(ArchiveError):
+        read_layer(io.BytesIO(good[:5000]), "layer")
+    assert gc.isenabled()
+    with layer_tar._collector_paused():  # nested, as concurrent readers would be
+        assert not gc.isenabled()
+        read_layer(io.BytesIO(good), "layer")
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_layer(io.BytesIO(good), "layer")
+        assert not gc.isenabled()  # a program that turned it off keeps it off
+    finally:
+        gc.enable()
