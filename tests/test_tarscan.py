@@ -1,9 +1,9 @@
 """The fast tar scanner reads exactly what tarfile reads, on archives made by tarfile and GNU tar.
 
-Two paths read headers: batches of plain headers decoded at once (sources.tarheaders), and
-tarfile's own code for everything else. `reading(fast=...)` pins a test to one of them
-(MIN_BATCH), and can make the read buffer small so that its edges fall inside headers and
-file data.
+Three paths read headers: batches of plain headers decoded at once (sources.tarheaders),
+plain headers one at a time (tarscan._plain_header), and tarfile's own code for everything
+else. `reading(path)` pins a test to "batch", "header" or "tarfile" alone, and can make the
+read buffer small so that its edges fall inside headers and file data.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tarfile
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import xxhash
@@ -33,19 +34,21 @@ LONG = "deep/" * 30 + "name-longer-than-a-ustar-header-can-hold.txt"
 
 
 @contextmanager
-def reading(fast: bool, chunk: int | None = None):
-    """Scan with the batch path for every run of plain headers (fast) or with tarfile's code
-    for every header; `chunk` sets the read buffer's size."""
-    saved = tarscan.MIN_BATCH, tarscan.CHUNK
-    tarscan.MIN_BATCH = 1 if fast else 1 << 62
+def reading(path: str, chunk: int | None = None):
+    """Scan with batches for every run of plain headers, or one header at a time, or with
+    tarfile's code for every header; `chunk` sets the read buffer's size."""
+    saved = tarscan.MIN_BATCH, tarscan.CHUNK, tarscan._plain_header
+    tarscan.MIN_BATCH = 1 if path == "batch" else 1 << 62
     tarscan.CHUNK = chunk or tarscan.CHUNK
+    if path == "tarfile":
+        tarscan._plain_header = lambda buf, reader: None
     try:
         yield
     finally:
-        tarscan.MIN_BATCH, tarscan.CHUNK = saved
+        tarscan.MIN_BATCH, tarscan.CHUNK, tarscan._plain_header = saved
 
 
-PATHS = pytest.mark.parametrize("fast", [True, False], ids=["batch", "tarfile"])
+PATHS = pytest.mark.parametrize("path", ["batch", "header", "tarfile"])
 _GO_TYPES = {b"\0": "0", b"0": "0", b"7": "0"}  # Go and dive call these all regular files
 
 
@@ -110,7 +113,7 @@ def _gnu_tar(tmp_path, fmt: str) -> bytes:
 
 @PATHS
 @pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
-def test_same_members_as_tarfile(fmt, fast):
+def test_same_members_as_tarfile(fmt, path):
     if fmt == tarfile.USTAR_FORMAT:  # no long names in plain ustar: the short ones only
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
@@ -122,33 +125,33 @@ def test_same_members_as_tarfile(fmt, fast):
         data = _python_tar(fmt)
     expected = _reference(data)
     assert len(expected) > 1 or fmt == tarfile.USTAR_FORMAT
-    with reading(fast):
+    with reading(path):
         assert _scanned(data) == expected
 
 
 @PATHS
 @pytest.mark.parametrize("fmt", ["gnu", "posix"])
-def test_gnu_tar_sparse_and_long_names(tmp_path, fmt, fast):
+def test_gnu_tar_sparse_and_long_names(tmp_path, fmt, path):
     data = _gnu_tar(tmp_path, fmt)
     expected = _reference(data)
     assert any(size == (5 << 20) + 4 for _, _, size, *_ in expected)  # the sparse file, expanded
     assert any(name.endswith(LONG) for name, *_ in expected)
-    with reading(fast):
+    with reading(path):
         assert _scanned(data) == expected
 
 
 @PATHS
-def test_bad_first_header_and_truncation_are_archive_errors(fast):
+def test_bad_first_header_and_truncation_are_archive_errors(path):
     data = bytearray(_python_tar(tarfile.PAX_FORMAT))
     for broken in (bytes([data[0] ^ 0xFF]) + bytes(data[1:]),  # checksum no longer matches
                    bytes(data[: len(data) // 2]),  # cut inside a file's data
                    bytes(data[:700])):  # cut inside the second header
-        with reading(fast), pytest.raises(ArchiveError):
+        with reading(path), pytest.raises(ArchiveError):
             read_layer(io.BytesIO(broken), "layer 1")
 
 
 @PATHS
-def test_bad_later_header_is_an_error_not_the_end(fast):
+def test_bad_later_header_is_an_error_not_the_end(path):
     """tarfile would stop at the third header and report two files; a layer cut short must
     not pass for a smaller one."""
     data = bytearray(_python_tar(tarfile.GNU_FORMAT))
@@ -156,7 +159,7 @@ def test_bad_later_header_is_an_error_not_the_end(fast):
         third = tar.getmembers()[2].offset
     data[third + 148] ^= 0x07  # the third header's checksum
     assert len(_reference(bytes(data))) == 2
-    with reading(fast), pytest.raises(ArchiveError, match="bad checksum"):
+    with reading(path), pytest.raises(ArchiveError, match="bad checksum"):
         read_layer(io.BytesIO(bytes(data)), "layer 1")
 
 
@@ -274,7 +277,7 @@ def test_buffer_edges_inside_headers_and_data(chunk, fmt):
     """A small read buffer puts its edges inside headers, inside file data and inside the
     padding: the batches still read exactly what tarfile reads."""
     data = _varied_tar(400, seed=chunk, fmt=fmt)
-    with reading(fast=True, chunk=chunk):
+    with reading("batch", chunk=chunk):
         batches = _batches(data)
     assert [row for batch in batches for row in batch] == _reference(data)
     if chunk >= 4096:
@@ -285,7 +288,7 @@ def test_more_than_100k_entries_read_as_tarfile_reads_them():
     data = _varied_tar(120_000, seed=1)
     expected = _reference(data)
     assert len(expected) == 120_000
-    with reading(fast=True):
+    with reading("batch"):
         batches = _batches(data)
     assert [row for batch in batches for row in batch] == expected
     assert max(map(len, batches)) > 100
@@ -306,7 +309,7 @@ def _members(fmt: int, names: list[str], uid: int = 0) -> bytes:
 
 
 @PATHS
-def test_pax_gnu_and_global_headers_between_plain_ones(fast):
+def test_pax_gnu_and_global_headers_between_plain_ones(path):
     plain = [f"plain/{i}" for i in range(150)]
     parts = [
         _members(tarfile.USTAR_FORMAT, plain),
@@ -322,14 +325,14 @@ def test_pax_gnu_and_global_headers_between_plain_ones(fast):
     data = b"".join(parts)
     expected = _reference(data)
     assert expected[-1][0] == "renamed" and expected[-1][4] == 7 and expected[0][4] == 0
-    with reading(fast, chunk=8192):
+    with reading(path, chunk=8192):
         assert _scanned(data) == expected
 
 
-def _scan_outcome(data: bytes, fast: bool, chunk: int | None = None):
+def _scan_outcome(data: bytes, path: str, chunk: int | None = None):
     """The rows of a scan, then how it ended (None, or the error's type and text)."""
     rows: list[tuple] = []
-    with reading(fast, chunk):
+    with reading(path, chunk):
         try:
             for columns in scan(io.BufferedReader(io.BytesIO(data))):
                 rows.extend(zip(*columns))
@@ -340,7 +343,7 @@ def _scan_outcome(data: bytes, fast: bool, chunk: int | None = None):
 
 @pytest.mark.parametrize("size", [2 << 30, 8**11 - 1, 10**6])
 def test_a_member_claiming_more_than_there_is_fails_alike(size):
-    """A header in the middle claims 2 GB (or more than is left): both paths stop with
+    """A header in the middle claims 2 GB (or more than is left): every path stops with
     tarfile's error at once, after the same members, and never ask for that much memory."""
     data = bytearray(_members(tarfile.USTAR_FORMAT, [f"f{i}" for i in range(300)]) + bytes(1024))
     header = 512 * 2 * 150  # the 151st member (each is a header and one data block)
@@ -349,10 +352,10 @@ def test_a_member_claiming_more_than_there_is_fails_alike(size):
     block = data[header:header + 512]
     fix_checksum(block)
     data[header:header + 512] = block
-    fast = _scan_outcome(bytes(data), fast=True)
-    assert len(fast[0]) == 150 and fast[1] is not None and "unexpected end of data" in fast[1][1]
-    assert fast == _scan_outcome(bytes(data), fast=False)
-    with reading(fast=True), pytest.raises(ArchiveError, match="unexpected end of data"):
+    batch = _scan_outcome(bytes(data), "batch")
+    assert len(batch[0]) == 150 and batch[1] is not None and "unexpected end of data" in batch[1][1]
+    assert batch == _scan_outcome(bytes(data), "header") == _scan_outcome(bytes(data), "tarfile")
+    with reading("batch"), pytest.raises(ArchiveError, match="unexpected end of data"):
         read_layer(io.BytesIO(bytes(data)), "layer 1")
 
 
@@ -361,14 +364,17 @@ _FUZZ_LAYER = _varied_tar(12, seed=5) + _members(tarfile.PAX_FORMAT, ["pax/" + "
 
 @settings(max_examples=500, deadline=None)
 @given(mutated=_fuzz.mutations(_FUZZ_LAYER), chunk=st.sampled_from([None, 700, 1536, 4096]))
-def test_damaged_headers_read_the_same_on_both_paths(mutated, chunk):
+def test_damaged_headers_read_the_same_on_every_path(mutated, chunk):
     """Random edits in any header (checksum fixed or not), truncations and bit flips: the
-    batch path gives the same members and the same error, at the same place, as tarfile's."""
-    assert _scan_outcome(mutated, fast=True, chunk=chunk) == _scan_outcome(mutated, fast=False, chunk=chunk)
+    batch and one-header paths give the same members and the same error, at the same place,
+    as tarfile's code alone."""
+    expected = _scan_outcome(mutated, "tarfile", chunk)
+    assert _scan_outcome(mutated, "batch", chunk) == expected
+    assert _scan_outcome(mutated, "header", chunk) == expected
 
 
 @PATHS
-def test_layer_sizes_and_paths_as_before(fast):
+def test_layer_sizes_and_paths_as_before(path):
     """read_layer normalises the names and leaves out the root, on both paths."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -377,7 +383,7 @@ def test_layer_sizes_and_paths_as_before(fast):
             info = tarfile.TarInfo(name)
             info.type, info.size = kind, 3 if kind == tarfile.REGTYPE else 0
             tar.addfile(info, io.BytesIO(b"abc") if kind == tarfile.REGTYPE else None)
-    with reading(fast):
+    with reading(path):
         entries, size = read_layer(io.BytesIO(buf.getvalue()), "layer")
     assert [e.path for e in entries] == ["etc", "etc/a", "abs/b", "up", "x/z"]
     assert size == 12 and entries[1].digest == xxhash.xxh64_intdigest(b"abc") and entries[0].digest == 0
@@ -391,7 +397,7 @@ _RUN = _members(tarfile.USTAR_FORMAT, [f"f{i}" for i in range(8)]) + bytes(1024)
 @settings(max_examples=800, deadline=None)
 @given(field=st.sampled_from(sorted(_NUMBER_FIELDS)), member=st.integers(0, 7),
        value=st.text(alphabet="0123456789 \0+-_\x80\xff", min_size=0, max_size=12))
-def test_number_fields_spelled_any_way_read_the_same_on_both_paths(field, member, value):
+def test_number_fields_spelled_any_way_read_the_same_on_every_path(field, member, value):
     """Spaces before, between or after digits, signs, underscores, 8s and 9s, base-256 marks:
     the batch takes only what tarfile reads to the same number."""
     offset, width = _NUMBER_FIELDS[field]
@@ -401,11 +407,12 @@ def test_number_fields_spelled_any_way_read_the_same_on_both_paths(field, member
     block = data[member * 1024:member * 1024 + 512]
     fix_checksum(block)
     data[member * 1024:member * 1024 + 512] = block
-    assert _scan_outcome(bytes(data), fast=True) == _scan_outcome(bytes(data), fast=False)
+    expected = _scan_outcome(bytes(data), "tarfile")
+    assert _scan_outcome(bytes(data), "batch") == expected == _scan_outcome(bytes(data), "header")
 
 
 @PATHS
-def test_a_size_in_twelve_digits_is_read_in_full(fast):
+def test_a_size_in_twelve_digits_is_read_in_full(path):
     """GNU tar and Go may fill all twelve bytes of the size with digits: the walk from header
     to header reads eleven, so that member is tarfile's to read, and the batch goes on after it."""
     data = bytearray(_members(tarfile.USTAR_FORMAT, [f"f{i}" for i in range(100)]))
@@ -416,7 +423,7 @@ def test_a_size_in_twelve_digits_is_read_in_full(fast):
     data = bytes(data + header + os.urandom(700) + bytes(324) + tail)
     expected = _reference(data)
     assert expected[100][:3] == ("twelve", "0", 700) and len(expected) == 201
-    with reading(fast):
+    with reading(path):
         assert _scanned(data) == expected
 
 
@@ -443,3 +450,20 @@ def test_the_collector_is_back_as_it_was_after_a_layer_read_or_failed():
         assert not gc.isenabled()  # a program that turned it off keeps it off
     finally:
         gc.enable()
+
+
+def test_a_layer_of_big_files_does_not_import_numpy(tmp_path):
+    """numpy (0.1 s, 14 MB) is for layers dense with small files only."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "layer.tar"
+    path.write_bytes(_python_tar(tarfile.GNU_FORMAT))
+    dense = tmp_path / "dense.tar"
+    dense.write_bytes(_members(tarfile.USTAR_FORMAT, [f"f{i}" for i in range(3000)]) + bytes(1024))
+    probe = ("import sys; from dive_py.sources.layer_tar import read_layer; "
+             "read_layer(open(sys.argv[1], 'rb'), 'layer'); print('numpy' in sys.modules)")
+    for layer, imported in ((path, "False"), (dense, "True")):
+        out = subprocess.run([sys.executable, "-c", probe, str(layer)], capture_output=True, text=True,
+                             check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        assert out.stdout.strip() == imported

@@ -1,10 +1,11 @@
 """A one-pass tar scanner: every member's header and the xxhash64 of its contents.
 
-The layer is read in large chunks. Within a chunk, runs of plain headers (no long names, PAX
-records or sparse maps) are found by a short walk, each next header's place taken from the
-type and size of the one before, and checked and decoded all at once (sources.tarheaders,
-numpy): a layer of many small files costs about a microsecond per entry. Every other header,
-and any header the batch does not vouch for, is read by tarfile's own `TarInfo` code (GNU
+The layer is read in chunks of CHUNK bytes. Within a chunk, runs of plain headers (no long
+names, PAX records or sparse maps) are found by a short walk, each next header's place taken
+from the type and size of the one before. A long run (a chunk dense with small files) is
+checked and decoded all at once (sources.tarheaders, numpy): about a microsecond per entry.
+A short run goes one header at a time (_plain_header, a few microseconds each). Every other
+header, and any header those cannot vouch for, is read by tarfile's own `TarInfo` code (GNU
 long names and links, PAX headers, base-256 numbers, sparse maps, checksums: all exactly as
 tarfile does). Errors are tarfile's (`ReadError` and friends, raised where `TarFile.next`
 raises them, and also for a broken header after the first one, which tarfile takes for the
@@ -17,6 +18,7 @@ object, so a layer of 300,000 files does not hold 300,000 copies of 0o644.
 
 from __future__ import annotations
 
+import struct
 import tarfile
 import zlib
 from collections.abc import Iterator
@@ -29,8 +31,13 @@ from dive_py.sources.verify import CorruptTarHeader
 if TYPE_CHECKING:
     from dive_py.sources.tarheaders import Columns
 
-CHUNK = 8 << 20  # bytes read at a time; a batch is the plain headers of one such buffer
-MIN_BATCH = 64  # fewer headers than this in a buffer go through tarfile (spares numpy's import)
+CHUNK = 2 << 20  # bytes read at a time; a batch is the plain headers of one such buffer
+# Batches are for buffers dense with headers (2 KB or less per member on average): importing
+# numpy takes 0.1 s and 14 MB, which only many small files repay; a sparser buffer goes one
+# header at a time (_plain_header, else tarfile). Once a scan has made a batch, runs of
+# LATER_BATCH headers make one too.
+MIN_BATCH = 1024
+LATER_BATCH = 64
 EMPTY_HASH = xxhash.xxh64_intdigest(b"")
 
 _KINDS = {b"\0": "0", b"0": "0", b"7": "0"}  # FileInfo's type, for the types Python keeps apart
@@ -119,6 +126,61 @@ class _Reader:
         return not self.pax_headers or self.pax_headers.keys().isdisjoint(_PAX_OVERRIDES)
 
 
+# One header at a time (a buffer with fewer plain headers than MIN_BATCH): the types whose
+# header stands alone (no long name, PAX record or sparse map to read after it)
+_PLAIN_TYPES = frozenset([b"0", b"\0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"])
+_SKIPS_DATA = frozenset([b"0", b"\0", b"7"])  # tarfile skips data only after regular files
+
+
+# name, mode, uid, gid, size, mtime, checksum, type, linkname, (magic, version, uname, gname),
+# devmajor, devminor, prefix
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s72x8s8s155s12x")
+
+
+def _text(field: bytes, reader: _Reader) -> str:
+    return field.split(b"\0", 1)[0].decode(reader.encoding, reader.errors)
+
+
+def _plain_header(buf: bytes, reader: _Reader) -> tarfile.TarInfo | None:
+    """The common header, parsed in a few steps: TarInfo.frombuf + _proc_builtin for the
+    plain types, with octal numbers and the unsigned checksum. None for anything else
+    (base-256 numbers, a NUL inside a number, odd spaces...), which then takes tarfile's own
+    path, errors included. int() fails on everything tarfile's nti would read differently."""
+    if len(buf) != tarfile.BLOCKSIZE or reader.pax_headers:
+        return None
+    (name, mode, uid, gid, size, mtime, checksum, kind, link, devmajor, devminor,
+     prefix) = _HEADER.unpack(buf)
+    if kind not in _PLAIN_TYPES:
+        return None
+    try:
+        if int(checksum.rstrip(b"\0 ") or b"0", 8) != sum(buf) - sum(checksum) + 256:
+            return None
+        numbers = [int(f.rstrip(b"\0 ") or b"0", 8) for f in (mode, uid, gid, size, mtime, devmajor, devminor)]
+    except ValueError:
+        return None
+    path = name.split(b"\0", 1)[0].decode(reader.encoding, reader.errors)
+    if kind == b"\0" and path.endswith("/"):
+        kind = tarfile.DIRTYPE
+    if kind == tarfile.DIRTYPE:
+        path = path.rstrip("/")
+    if prefix[0]:
+        path = _text(prefix, reader) + "/" + path
+        if kind == tarfile.DIRTYPE:
+            path = path.rstrip("/")
+    member = tarfile.TarInfo(path)
+    (member.mode, member.uid, member.gid, member.size, member.mtime, member.devmajor,
+     member.devminor) = numbers
+    member.type = kind
+    member.linkname = _text(link, reader) if link[0] else ""
+    member.offset = reader.pos - tarfile.BLOCKSIZE
+    member.offset_data = reader.pos
+    if kind in _SKIPS_DATA:
+        reader.offset = reader.pos + -(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    else:
+        reader.offset = reader.pos
+    return member
+
+
 def _next_header(reader: _Reader) -> tarfile.TarInfo | None:
     """The next header; None at the end of the archive (a zero block, or the end of the data
     right at a header boundary, as Go's archive/tar accepts too).
@@ -129,10 +191,13 @@ def _next_header(reader: _Reader) -> tarfile.TarInfo | None:
     """
     start = reader.pos
     buf = reader.read(tarfile.BLOCKSIZE)
-    try:  # what TarInfo.fromtarfile does
-        member = tarfile.TarInfo.frombuf(buf, reader.encoding, reader.errors)
-        member.offset = start
-        return member._proc_member(reader)  # type: ignore[attr-defined]
+    try:
+        member = _plain_header(buf, reader)
+        if member is None:  # what TarInfo.fromtarfile does
+            member = tarfile.TarInfo.frombuf(buf, reader.encoding, reader.errors)
+            member.offset = start
+            member = member._proc_member(reader)  # type: ignore[attr-defined]
+        return member
     except tarfile.EOFHeaderError:
         after = reader.read(tarfile.BLOCKSIZE)  # the end is a zero block followed by zeros
         if after and (len(after) < tarfile.BLOCKSIZE or after.count(0) != len(after)):
@@ -232,21 +297,31 @@ def scan(raw: BinaryIO) -> Iterator[Columns]:
 
 def _scan(raw: BinaryIO) -> Iterator[Columns]:
     reader = _Reader(raw)
+    min_batch = MIN_BATCH
     while True:
-        if reader.offset != reader.pos:  # the rest of the previous member, and its padding
-            if reader.offset < reader.pos:
-                raise tarfile.ReadError("bad member offset")
-            reader.skip(reader.offset - reader.pos)
+        _skip_to_next(reader)
         offsets, stop, hungry = _walk(reader) if reader.fast_ok() else ([], 0, False)
-        if len(offsets) >= MIN_BATCH:
+        if len(offsets) >= min_batch:
+            min_batch = min(min_batch, LATER_BATCH)
             yield from _batch(reader, offsets, stop)
             continue
-        if hungry and reader.fill():
+        if hungry and reader.fill():  # a longer run may go on in the next chunk
             continue
-        member = _next_header(reader)
-        if member is None:
-            return
-        yield _single(reader, member)
+        # the walked run one header at a time, then the header that stopped the walk
+        for _ in range(len(offsets) + 1):
+            _skip_to_next(reader)
+            member = _next_header(reader)
+            if member is None:
+                return
+            yield _single(reader, member)
+
+
+def _skip_to_next(reader: _Reader) -> None:
+    """Past the rest of the previous member, and its padding."""
+    if reader.offset != reader.pos:
+        if reader.offset < reader.pos:
+            raise tarfile.ReadError("bad member offset")
+        reader.skip(reader.offset - reader.pos)
 
 
 def _batch(reader: _Reader, offsets: list[int], stop: int) -> Iterator[Columns]:
