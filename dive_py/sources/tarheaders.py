@@ -4,9 +4,9 @@ A layer of small files is mostly headers: checking each one's checksum and octal
 Python costs microseconds per entry. Here the headers found in one buffer are gathered into an
 (n, 512) array and checked column-wise: the checksum as a sum over each row, the numbers as
 octal digits followed by NULs or spaces, the names as fixed-width byte strings. A header is
-taken only when tarfile would read it to the same values; the first one that is not (another
-spelling of a number, a checksum that only the signed sum matches, a NUL inside a name) ends
-the batch, and tarfile's own code reads it.
+taken only when tarfile would read it to the same values; one that is not (another spelling
+of a number, a checksum that only the signed sum matches, a NUL inside a name) is left for
+tarscan to read with tarfile's own code in its turn.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ _DIR = 0x35
 
 
 def _numbers(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The number fields of each header (the digits of each field, its digit counts) and
-    whether every field is spelled so that tarfile reads it as `_value` does: octal digits,
-    then only NULs and spaces (no digits at all is 0). Any other spelling (leading spaces,
-    signs, base-256) is tarfile's to read."""
+    """The number fields of each header, as digit values (0 where no digit) and where the
+    digits are, and whether every field is spelled so that tarfile reads it as `_value` does:
+    octal digits, then only NULs and spaces (no digits at all is 0). Any other spelling
+    (leading spaces, signs, base-256) is tarfile's to read."""
     fields = np.concatenate((rows[:, 100:156], rows[:, 329:345]), axis=1)
     digits = fields - np.uint8(0x30)
     is_digit = digits < 8
