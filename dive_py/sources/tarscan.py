@@ -112,8 +112,14 @@ class _Reader:
             n -= len(data)
 
     def hash(self, size: int) -> int:
-        """xxhash64 of the next `size` bytes."""
+        """xxhash64 of the next `size` bytes (what the buffer holds of them is not copied)."""
         h = xxhash.xxh64()
+        held = min(size, len(self.buf) - self.at)
+        if held > 0:
+            with memoryview(self.buf) as view:
+                h.update(view[self.at:self.at + held])
+            self.at += held
+            size -= held
         while size > 0:
             data = self.read(min(size, CHUNK))
             if not data:
