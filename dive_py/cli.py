@@ -118,7 +118,7 @@ def _analysis(source, keep_broken: bool, summary_will_do: bool):
     """The image's analysis; when only its figures are needed, those an earlier run cached
     (dive_py.analysis.summary) answer without reading a layer."""
     from dive_py.analysis import summary
-    from dive_py.analysis.analyze import analyze
+    from dive_py.analysis.analyze import Analyzer, analyze
     from dive_py.sources.layercache import LayerCache
 
     cache = LayerCache() if source.cache else None
@@ -129,9 +129,10 @@ def _analysis(source, keep_broken: bool, summary_will_do: bool):
             if found is not None:
                 _warn(found.image)
                 return found
-    image = source.load(keep_broken=keep_broken)
+    analyzer = Analyzer()  # stacks each layer as it arrives, while workers read the next ones
+    image = source.load(keep_broken=keep_broken, on_layer=lambda index, data: analyzer.add(data[0]))
     _warn(image)
-    analysis = analyze(image)
+    analysis = analyzer.result(image) if analyzer.fits(image) else analyze(image)
     if cache is not None and summary.cacheable(image):
         cache.put_summary(summary.key(image), summary.encode(analysis))
     return analysis

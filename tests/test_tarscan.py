@@ -1,12 +1,21 @@
-"""The fast tar scanner reads exactly what tarfile reads, on archives made by tarfile and GNU tar."""
+"""The fast tar scanner reads exactly what tarfile reads, on archives made by tarfile and GNU tar.
+
+Three paths read headers: batches of plain headers decoded at once (sources.tarheaders),
+plain headers one at a time (tarscan._plain_header), and tarfile's own code for everything
+else. `reading(path)` pins a test to "batch", "header" or "tarfile" alone, and can make the
+read buffer small so that its edges fall inside headers and file data.
+"""
 
 from __future__ import annotations
 
 import io
 import os
+import random
 import shutil
 import subprocess
 import tarfile
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import xxhash
@@ -18,8 +27,29 @@ from dive_py.sources.layer_tar import read_layer
 from dive_py.sources import tarscan
 from dive_py.sources.tarscan import scan
 from dive_py.sources.verify import StrictTarInfo
+from tests import test_fuzz_readers as _fuzz
+from tests.hostile import fix_checksum
 
 LONG = "deep/" * 30 + "name-longer-than-a-ustar-header-can-hold.txt"
+
+
+@contextmanager
+def reading(path: str, chunk: int | None = None):
+    """Scan with batches for every run of plain headers, or one header at a time, or with
+    tarfile's code for every header; `chunk` sets the read buffer's size."""
+    saved = tarscan.MIN_BATCH, tarscan.CHUNK, tarscan._plain_header
+    tarscan.MIN_BATCH = 1 if path == "batch" else 1 << 62
+    tarscan.CHUNK = chunk or tarscan.CHUNK
+    if path == "tarfile":
+        tarscan._plain_header = lambda buf, reader: None
+    try:
+        yield
+    finally:
+        tarscan.MIN_BATCH, tarscan.CHUNK, tarscan._plain_header = saved
+
+
+PATHS = pytest.mark.parametrize("path", ["batch", "header", "tarfile"])
+_GO_TYPES = {b"\0": "0", b"0": "0", b"7": "0"}  # Go and dive call these all regular files
 
 
 def _reference(data: bytes) -> list[tuple]:
@@ -33,13 +63,17 @@ def _reference(data: bytes) -> list[tuple]:
                 digest = xxhash.xxh64_intdigest(tar.extractfile(m).read())
             else:
                 digest = xxhash.xxh64_intdigest(b"")
-            out.append((m.name, m.type, m.size, m.mode, m.uid, m.gid, m.linkname, digest))
+            kind = _GO_TYPES.get(m.type) or m.type.decode("latin-1")
+            out.append((m.name, kind, m.size, m.mode, m.uid, m.gid, m.linkname, digest))
     return out
 
 
+def _batches(data: bytes) -> list[list[tuple]]:
+    return [list(zip(*columns)) for columns in scan(io.BufferedReader(io.BytesIO(data)))]
+
+
 def _scanned(data: bytes) -> list[tuple]:
-    return [(m.name, m.type, m.size, m.mode, m.uid, m.gid, m.linkname, digest)
-            for m, digest in scan(io.BufferedReader(io.BytesIO(data)))]
+    return [row for batch in _batches(data) for row in batch]
 
 
 def _python_tar(fmt: int) -> bytes:
@@ -77,8 +111,9 @@ def _gnu_tar(tmp_path, fmt: str) -> bytes:
     return out.read_bytes()
 
 
+@PATHS
 @pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
-def test_same_members_as_tarfile(fmt):
+def test_same_members_as_tarfile(fmt, path):
     if fmt == tarfile.USTAR_FORMAT:  # no long names in plain ustar: the short ones only
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
@@ -90,28 +125,33 @@ def test_same_members_as_tarfile(fmt):
         data = _python_tar(fmt)
     expected = _reference(data)
     assert len(expected) > 1 or fmt == tarfile.USTAR_FORMAT
-    assert _scanned(data) == expected
+    with reading(path):
+        assert _scanned(data) == expected
 
 
+@PATHS
 @pytest.mark.parametrize("fmt", ["gnu", "posix"])
-def test_gnu_tar_sparse_and_long_names(tmp_path, fmt):
+def test_gnu_tar_sparse_and_long_names(tmp_path, fmt, path):
     data = _gnu_tar(tmp_path, fmt)
     expected = _reference(data)
     assert any(size == (5 << 20) + 4 for _, _, size, *_ in expected)  # the sparse file, expanded
     assert any(name.endswith(LONG) for name, *_ in expected)
-    assert _scanned(data) == expected
+    with reading(path):
+        assert _scanned(data) == expected
 
 
-def test_bad_first_header_and_truncation_are_archive_errors():
+@PATHS
+def test_bad_first_header_and_truncation_are_archive_errors(path):
     data = bytearray(_python_tar(tarfile.PAX_FORMAT))
     for broken in (bytes([data[0] ^ 0xFF]) + bytes(data[1:]),  # checksum no longer matches
                    bytes(data[: len(data) // 2]),  # cut inside a file's data
                    bytes(data[:700])):  # cut inside the second header
-        with pytest.raises(ArchiveError):
+        with reading(path), pytest.raises(ArchiveError):
             read_layer(io.BytesIO(broken), "layer 1")
 
 
-def test_bad_later_header_is_an_error_not_the_end():
+@PATHS
+def test_bad_later_header_is_an_error_not_the_end(path):
     """tarfile would stop at the third header and report two files; a layer cut short must
     not pass for a smaller one."""
     data = bytearray(_python_tar(tarfile.GNU_FORMAT))
@@ -119,7 +159,7 @@ def test_bad_later_header_is_an_error_not_the_end():
         third = tar.getmembers()[2].offset
     data[third + 148] ^= 0x07  # the third header's checksum
     assert len(_reference(bytes(data))) == 2
-    with pytest.raises(ArchiveError, match="bad checksum"):
+    with reading(path), pytest.raises(ArchiveError, match="bad checksum"):
         read_layer(io.BytesIO(bytes(data)), "layer 1")
 
 
@@ -187,3 +227,243 @@ def test_broken_gzip_layer_is_an_archive_error(damage):
               "cut": blob[: len(blob) // 2]}[damage]
     with pytest.raises(ArchiveError, match="layer 1"):
         read_layer(io.BytesIO(broken), "layer 1")
+
+
+# ---------------------------------------------------------------- the batch path
+
+
+def _varied_tar(count: int, seed: int, fmt: int = tarfile.GNU_FORMAT) -> bytes:
+    """`count` members of every plain kind, with the odd ones tarfile writes its own way
+    among them (a long name, a big uid, a name that is not UTF-8, a ustar prefix...)."""
+    rng = random.Random(seed)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt, errors="surrogateescape") as tar:
+        for i in range(count):
+            info = tarfile.TarInfo(f"d{i % 97}/f{i}")
+            info.mode, info.uid, info.gid, info.mtime = rng.choice([0o644, 0o755, 0o4755]), i % 3, 0, 1_700_000_000
+            data = b""
+            roll = rng.random()
+            if roll < 0.55:
+                data = rng.randbytes(rng.choice([0, 1, 100, 511, 512, 513, rng.randint(0, 3000)]))
+                info.type = rng.choice([tarfile.REGTYPE] * 4 + [tarfile.AREGTYPE, tarfile.CONTTYPE])
+            elif roll < 0.7:
+                info.type, info.name = tarfile.DIRTYPE, f"d{i % 97}/dir{i}/"
+            elif roll < 0.8:
+                info.type, info.linkname = tarfile.SYMTYPE, f"../t{i}"
+            elif roll < 0.85:
+                info.type, info.linkname = tarfile.LNKTYPE, f"d{i % 97}/f{i - 1}"
+            elif roll < 0.88:
+                info.type, info.name = tarfile.AREGTYPE, f"olddir{i}/"  # a V7 directory
+            elif roll < 0.9:
+                info.type, info.devmajor, info.devminor = rng.choice([tarfile.CHRTYPE, tarfile.BLKTYPE]), 1, 3
+            elif roll < 0.92:
+                info.type = tarfile.FIFOTYPE
+            elif roll < 0.94:
+                info.name = "p/" * 60 + f"deep{i}"  # ustar prefix, or a GNU/PAX long name
+            elif roll < 0.95:
+                info.name = f"./caf\udce9/{i}"  # not UTF-8, and a leading ./
+            elif roll < 0.96:
+                info.uid = 3_000_000  # base-256 in GNU format, a PAX record in PAX format
+            elif roll < 0.97:
+                info.name = f"d/{i}" + "x" * 120
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if info.type in tarfile.REGULAR_TYPES else None)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("chunk", [512, 700, 1024, 1536, 4096, 9999, 1 << 16])
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_buffer_edges_inside_headers_and_data(chunk, fmt):
+    """A small read buffer puts its edges inside headers, inside file data and inside the
+    padding: the batches still read exactly what tarfile reads."""
+    data = _varied_tar(400, seed=chunk, fmt=fmt)
+    with reading("batch", chunk=chunk):
+        batches = _batches(data)
+    assert [row for batch in batches for row in batch] == _reference(data)
+    if chunk >= 4096:
+        assert max(map(len, batches)) > 2  # runs of plain headers did go through the batch path
+
+
+def test_more_than_100k_entries_read_as_tarfile_reads_them():
+    data = _varied_tar(120_000, seed=1)
+    expected = _reference(data)
+    assert len(expected) == 120_000
+    with reading("batch"):
+        batches = _batches(data)
+    assert [row for batch in batches for row in batch] == expected
+    assert max(map(len, batches)) > 100
+    entries, size = read_layer(io.BytesIO(data), "layer")
+    assert size == sum(e.size for e in entries)
+    assert [e.mode for e in entries if e.mode == 0o644][0] is [e.mode for e in entries if e.mode == 0o644][-1]
+
+
+def _members(fmt: int, names: list[str], uid: int = 0) -> bytes:
+    """The members alone (no end-of-archive blocks), to join with others into one tar."""
+    buf = io.BytesIO()
+    tar = tarfile.open(fileobj=buf, mode="w", format=fmt)
+    for name in names:
+        info = tarfile.TarInfo(name)
+        info.size, info.uid = len(name), uid
+        tar.addfile(info, io.BytesIO(name.encode()))
+    return buf.getvalue()  # not closed: no end blocks
+
+
+@PATHS
+def test_pax_gnu_and_global_headers_between_plain_ones(path):
+    plain = [f"plain/{i}" for i in range(150)]
+    parts = [
+        _members(tarfile.USTAR_FORMAT, plain),
+        _members(tarfile.GNU_FORMAT, ["gnu/" + "l" * 150]),  # a GNU long name ('L')
+        _members(tarfile.USTAR_FORMAT, plain),
+        _members(tarfile.PAX_FORMAT, ["pax/" + "\u00e9" * 10]),  # a PAX record ('x')
+        tarfile.TarInfo().create_pax_global_header({"comment": "changes nothing read"}),
+        _members(tarfile.USTAR_FORMAT, plain),
+        tarfile.TarInfo().create_pax_global_header({"uid": "7", "path": "renamed"}),
+        _members(tarfile.USTAR_FORMAT, plain),  # every one of these is uid 7 and 'renamed'
+        bytes(1024),
+    ]
+    data = b"".join(parts)
+    expected = _reference(data)
+    assert expected[-1][0] == "renamed" and expected[-1][4] == 7 and expected[0][4] == 0
+    with reading(path, chunk=8192):
+        assert _scanned(data) == expected
+
+
+def _scan_outcome(data: bytes, path: str, chunk: int | None = None):
+    """The rows of a scan, then how it ended (None, or the error's type and text)."""
+    rows: list[tuple] = []
+    with reading(path, chunk):
+        try:
+            for columns in scan(io.BufferedReader(io.BytesIO(data))):
+                rows.extend(zip(*columns))
+        except (tarfile.TarError, ValueError) as exc:
+            return rows, (type(exc).__name__, str(exc))
+    return rows, None
+
+
+@pytest.mark.parametrize("size", [2 << 30, 8**11 - 1, 10**6])
+def test_a_member_claiming_more_than_there_is_fails_alike(size):
+    """A header in the middle claims 2 GB (or more than is left): every path stops with
+    tarfile's error at once, after the same members, and never ask for that much memory."""
+    data = bytearray(_members(tarfile.USTAR_FORMAT, [f"f{i}" for i in range(300)]) + bytes(1024))
+    header = 512 * 2 * 150  # the 151st member (each is a header and one data block)
+    assert data[header:header + 4] == b"f150"
+    data[header + 124:header + 136] = b"%011o\0" % size
+    block = data[header:header + 512]
+    fix_checksum(block)
+    data[header:header + 512] = block
+    batch = _scan_outcome(bytes(data), "batch")
+    assert len(batch[0]) == 150 and batch[1] is not None and "unexpected end of data" in batch[1][1]
+    assert batch == _scan_outcome(bytes(data), "header") == _scan_outcome(bytes(data), "tarfile")
+    with reading("batch"), pytest.raises(ArchiveError, match="unexpected end of data"):
+        read_layer(io.BytesIO(bytes(data)), "layer 1")
+
+
+_FUZZ_LAYER = _varied_tar(12, seed=5) + _members(tarfile.PAX_FORMAT, ["pax/" + "x" * 120])
+
+
+@settings(max_examples=500, deadline=None)
+@given(mutated=_fuzz.mutations(_FUZZ_LAYER), chunk=st.sampled_from([None, 700, 1536, 4096]))
+def test_damaged_headers_read_the_same_on_every_path(mutated, chunk):
+    """Random edits in any header (checksum fixed or not), truncations and bit flips: the
+    batch and one-header paths give the same members and the same error, at the same place,
+    as tarfile's code alone."""
+    expected = _scan_outcome(mutated, "tarfile", chunk)
+    assert _scan_outcome(mutated, "batch", chunk) == expected
+    assert _scan_outcome(mutated, "header", chunk) == expected
+
+
+@PATHS
+def test_layer_sizes_and_paths_as_before(path):
+    """read_layer normalises the names and leaves out the root, on both paths."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, kind in [("./", tarfile.DIRTYPE), ("./etc/", tarfile.DIRTYPE), ("./etc/a", tarfile.REGTYPE),
+                           ("/abs//b", tarfile.REGTYPE), ("../../up", tarfile.REGTYPE), ("x/./y/../z", tarfile.REGTYPE)]:
+            info = tarfile.TarInfo(name)
+            info.type, info.size = kind, 3 if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(b"abc") if kind == tarfile.REGTYPE else None)
+    with reading(path):
+        entries, size = read_layer(io.BytesIO(buf.getvalue()), "layer")
+    assert [e.path for e in entries] == ["etc", "etc/a", "abs/b", "up", "x/z"]
+    assert size == 12 and entries[1].digest == xxhash.xxh64_intdigest(b"abc") and entries[0].digest == 0
+
+
+_NUMBER_FIELDS = {"mode": (100, 8), "uid": (108, 8), "gid": (116, 8), "size": (124, 12), "mtime": (136, 12),
+                  "devmajor": (329, 8), "devminor": (337, 8)}
+_RUN = _members(tarfile.USTAR_FORMAT, [f"f{i}" for i in range(8)]) + bytes(1024)
+
+
+@settings(max_examples=800, deadline=None)
+@given(field=st.sampled_from(sorted(_NUMBER_FIELDS)), member=st.integers(0, 7),
+       value=st.text(alphabet="0123456789 \0+-_\x80\xff", min_size=0, max_size=12))
+def test_number_fields_spelled_any_way_read_the_same_on_every_path(field, member, value):
+    """Spaces before, between or after digits, signs, underscores, 8s and 9s, base-256 marks:
+    the batch takes only what tarfile reads to the same number."""
+    offset, width = _NUMBER_FIELDS[field]
+    data = bytearray(_RUN)
+    start = member * 1024 + offset
+    data[start:start + width] = value.encode("latin-1")[:width].ljust(width, b"\0")
+    block = data[member * 1024:member * 1024 + 512]
+    fix_checksum(block)
+    data[member * 1024:member * 1024 + 512] = block
+    expected = _scan_outcome(bytes(data), "tarfile")
+    assert _scan_outcome(bytes(data), "batch") == expected == _scan_outcome(bytes(data), "header")
+
+
+@PATHS
+def test_a_size_in_twelve_digits_is_read_in_full(path):
+    """GNU tar and Go may fill all twelve bytes of the size with digits: the walk from header
+    to header reads eleven, so that member is tarfile's to read, and the batch goes on after it."""
+    data = bytearray(_members(tarfile.USTAR_FORMAT, [f"f{i}" for i in range(100)]))
+    header = bytearray(_members(tarfile.USTAR_FORMAT, ["twelve"])[:512])
+    header[124:136] = b"%012o" % 700
+    fix_checksum(header)
+    tail = _members(tarfile.USTAR_FORMAT, [f"g{i}" for i in range(100)]) + bytes(1024)
+    data = bytes(data + header + os.urandom(700) + bytes(324) + tail)
+    expected = _reference(data)
+    assert expected[100][:3] == ("twelve", "0", 700) and len(expected) == 201
+    with reading(path):
+        assert _scanned(data) == expected
+
+
+def test_the_collector_is_back_as_it_was_after_a_layer_read_or_failed():
+    import gc
+
+    from dive_py.gcpause import collector_paused
+
+    good = _varied_tar(50, seed=2)
+    assert gc.isenabled()
+    read_layer(io.BytesIO(good), "layer")
+    assert gc.isenabled()
+    with pytest.raises(ArchiveError):
+        read_layer(io.BytesIO(good[:5000]), "layer")
+    assert gc.isenabled()
+    with collector_paused():  # nested, as concurrent readers would be
+        assert not gc.isenabled()
+        read_layer(io.BytesIO(good), "layer")
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_layer(io.BytesIO(good), "layer")
+        assert not gc.isenabled()  # a program that turned it off keeps it off
+    finally:
+        gc.enable()
+
+
+def test_a_layer_of_big_files_does_not_import_numpy(tmp_path):
+    """numpy (0.1 s, 14 MB) is for layers dense with small files only."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "layer.tar"
+    path.write_bytes(_python_tar(tarfile.GNU_FORMAT))
+    dense = tmp_path / "dense.tar"
+    dense.write_bytes(_members(tarfile.USTAR_FORMAT, [f"f{i}" for i in range(3000)]) + bytes(1024))
+    probe = ("import sys; from dive_py.sources.layer_tar import read_layer; "
+             "read_layer(open(sys.argv[1], 'rb'), 'layer'); print('numpy' in sys.modules)")
+    for layer, imported in ((path, "False"), (dense, "True")):
+        out = subprocess.run([sys.executable, "-c", probe, str(layer)], capture_output=True, text=True,
+                             check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        assert out.stdout.strip() == imported

@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-from dive_py.analysis.efficiency import Efficiency, Inefficiency, compute
+from dive_py.analysis.efficiency import Efficiency, Inefficiency, Tally
 from dive_py.gcpause import collector_paused, without_collector
-from dive_py.model.filetree import Node, stack_all
+from dive_py.model.fileinfo import FileInfo
+from dive_py.model.filetree import Node, empty_root, stack
 from dive_py.model.image import Image
 
 
@@ -79,6 +80,34 @@ class Analysis(Figures):
 
 @without_collector
 def analyze(image: Image) -> Analysis:
-    entries = [layer.entries for layer in image.layers]
-    trees = stack_all(entries)
-    return Analysis(image, tuple(trees), compute(entries, trees))
+    analyzer = Analyzer()
+    for layer in image.layers:
+        analyzer.add(layer.entries)
+    return analyzer.result(image)
+
+
+class Analyzer:
+    """An analysis built layer by layer, bottom first, as layers are read (a loader's
+    `on_layer`): each layer is stacked and counted while the next ones are still being read."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[FileInfo, ...]] = []
+        self._trees: list[Node] = []
+        self._tally = Tally()
+
+    def add(self, entries: tuple[FileInfo, ...]) -> None:
+        with collector_paused():
+            below = self._trees[-1] if self._trees else None
+            self._trees.append(stack(below or empty_root(), entries, len(self._trees)))
+            self._tally.add(entries, below)
+            self._entries.append(entries)
+
+    def fits(self, image: Image) -> bool:
+        """Whether exactly this image's layers were added, in order."""
+        return len(self._entries) == len(image.layers) and all(
+            added is layer.entries for added, layer in zip(self._entries, image.layers))
+
+    def result(self, image: Image) -> Analysis:
+        if not self.fits(image):
+            raise ValueError("the layers added are not this image's")
+        return Analysis(image, tuple(self._trees), self._tally.result())

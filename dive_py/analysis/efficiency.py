@@ -64,18 +64,22 @@ def _opaque_whiteouts(nodes: LayerNodes, entries: tuple[FileInfo, ...], below: N
     return out
 
 
-def compute(layers: list[tuple[FileInfo, ...]], trees: list[Node]) -> Efficiency:
-    """`layers[i]` are layer i's entries, `trees[i]` the merged tree as of layer i."""
-    # path (no leading '/') -> its size when seen once, [cumulative, minimum, count] after:
-    # most paths are seen once, and their keys are the entries' own path strings
-    data: dict[str, int | list[int]] = {}
-    # Paths seen a second time, by layer. dive lists them in the order it met them (leaves in
-    # depth-first name order, layer by layer) before a stable-for-Go sort by size; only the
-    # order of these matters, so only they are sorted, not every leaf.
-    repeated: list[list[tuple[str, str]]] = []  # per layer: (leaf path, key)
-    for index, entries in enumerate(layers):
+class Tally:
+    """The efficiency figures, layer by layer as layers arrive (bottom first)."""
+
+    def __init__(self) -> None:
+        # path (no leading '/') -> its size when seen once, [cumulative, minimum, count] after:
+        # most paths are seen once, and their keys are the entries' own path strings
+        self._data: dict[str, int | list[int]] = {}
+        # Paths seen a second time, by layer. dive lists them in the order it met them (leaves
+        # in depth-first name order, layer by layer) before a stable-for-Go sort by size; only
+        # the order of these matters, so only they are sorted, not every leaf.
+        self._repeated: list[list[tuple[str, str]]] = []  # per layer: (leaf path, key)
+
+    def add(self, entries: tuple[FileInfo, ...], below: Node | None) -> None:
+        """The next layer's entries; `below`: the merged tree of the layers before it."""
+        data = self._data
         nodes = dive_layer_nodes(entries)
-        below = trees[index - 1] if index > 0 else None
         extra = _opaque_whiteouts(nodes, entries, below)
         for path in extra:
             nodes[path] = None
@@ -117,21 +121,23 @@ def compute(layers: list[tuple[FileInfo, ...]], trees: list[Node]) -> Efficiency
                     paths = dive_order(shared[key])
                     before = data[key][2] - len(paths)  # type: ignore[index]
                     seen_again[i] = (paths[1 - before], key)
-        repeated.append(seen_again)
+        self._repeated.append(seen_again)
 
-    minimum = discovered = 0
-    for r in data.values():
-        if type(r) is int:
-            minimum += r
-            discovered += r
-        else:
-            minimum += r[1]  # type: ignore[index]
-            discovered += r[0]  # type: ignore[index]
-    score = 1.0 if discovered == 0 else minimum / discovered
-    matches: list[tuple[str, list[int]]] = []  # type: ignore[assignment]
-    for seen_again in repeated:
-        order = {path: key for path, key in seen_again}
-        matches.extend((order[path], data[order[path]]) for path in dive_order(order))
-    go_sort(matches, lambda a, b: a[1][0] < b[1][0])
-    ordered = tuple(Inefficiency("/" + path, r[2], r[0], r[1]) for path, r in reversed(matches))
-    return Efficiency(score, ordered)
+    def result(self) -> Efficiency:
+        data = self._data
+        minimum = discovered = 0
+        for r in data.values():
+            if type(r) is int:
+                minimum += r
+                discovered += r
+            else:
+                minimum += r[1]  # type: ignore[index]
+                discovered += r[0]  # type: ignore[index]
+        score = 1.0 if discovered == 0 else minimum / discovered
+        matches: list[tuple[str, list[int]]] = []  # type: ignore[assignment]
+        for seen_again in self._repeated:
+            order = {path: key for path, key in seen_again}
+            matches.extend((order[path], data[order[path]]) for path in dive_order(order))
+        go_sort(matches, lambda a, b: a[1][0] < b[1][0])
+        ordered = tuple(Inefficiency("/" + path, r[2], r[0], r[1]) for path, r in reversed(matches))
+        return Efficiency(score, ordered)

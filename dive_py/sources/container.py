@@ -30,6 +30,7 @@ class ContainerSource:
 
     ref: str
     engine: str = "docker"
+    cache = False  # its writable layer changes under the same name: nothing to remember
 
     @property
     def kind(self) -> str:
@@ -43,6 +44,10 @@ class ContainerSource:
         """The listeners of Source.load are accepted and not called: the layers of a container
         come together with its changes."""
         return load(self.ref, self.engine, progress, keep_broken)
+
+    def outline(self) -> None:
+        """No outline without reading: see Source.outline."""
+        return None
 
 
 def _container(client: Any, ref: str, engine: str) -> Any:

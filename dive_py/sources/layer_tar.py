@@ -13,13 +13,15 @@ import io
 import tarfile
 import zlib
 from collections.abc import Callable
+from itertools import compress
 from typing import BinaryIO
 
 import zstandard
 from isal import igzip, isal_zlib
 
 from dive_py.errors import ArchiveError
-from dive_py.model.fileinfo import REG, FileInfo, normalise_path
+from dive_py.gcpause import collector_paused
+from dive_py.model.fileinfo import FileInfo, normalise_paths
 from dive_py.sources.tarscan import EMPTY_HASH, scan  # noqa: F401 (EMPTY_HASH: used by importers)
 from dive_py.sources.streams import CHUNK as AHEAD_CHUNK
 from dive_py.sources.streams import PassThrough, ReadAhead, read_exactly
@@ -28,10 +30,6 @@ from dive_py.sources.verify import LayerHashes, ZstdFrames, drain
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 CHUNK = 1 << 20
-
-# Python keeps '\0' (old-style regular file) and '7' (contiguous) apart; Go and dive call
-# both regular files.
-_REGULAR_TYPES = {b"\0": REG, b"0": REG, b"7": REG}
 
 
 class Prefixed(PassThrough):
@@ -110,14 +108,8 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
             plain = ahead = ReadAhead(plain)  # type: ignore[assignment]
         if hashes is not None:
             plain = hashes.plain(plain, kind)
-        for member, digest in scan(plain):
-            path = normalise_path(member.name)
-            if not path:
-                continue
-            type_flag = _REGULAR_TYPES.get(member.type) or member.type.decode("latin-1")
-            entries.append(FileInfo(path, type_flag, member.size, member.mode, member.uid,
-                                    member.gid, member.linkname, digest))
-            size += member.size
+        with collector_paused():  # hundreds of thousands of acyclic objects: see dive_py.gcpause
+            size = _read_entries(plain, entries)
         drain(plain)
     except ArchiveError:
         raise
@@ -138,3 +130,18 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
         if hashes is not None:
             hashes.close()
     return tuple(entries), size
+
+
+def _read_entries(plain: BinaryIO, entries: list[FileInfo]) -> int:
+    """Append a layer's entries, in tar order, leaving out the root itself; their total size."""
+    size = 0
+    for names, kinds, sizes, modes, uids, gids, links, digests in scan(plain):
+        paths = normalise_paths(names)
+        if "" in paths:
+            keep = [bool(path) for path in paths]
+            paths, kinds, sizes, modes, uids, gids, links, digests = (
+                list(compress(column, keep))
+                for column in (paths, kinds, sizes, modes, uids, gids, links, digests))
+        entries.extend(map(FileInfo, paths, kinds, sizes, modes, uids, gids, links, digests))
+        size += sum(sizes)
+    return size

@@ -1,12 +1,19 @@
 """A one-pass tar scanner: every member's header and the xxhash64 of its contents.
 
-tarfile's stream mode reads through `_Stream` in 10 KB pieces (join, copy, bookkeeping for each),
-which costs more than parsing the headers. Here headers are parsed by tarfile's own `TarInfo`
-code (GNU long names and links, PAX headers with path/linkpath/size/uid/gid, base-256 numbers,
-sparse maps, checksums: all exactly as tarfile does), but the reading around it is done here,
-with large reads straight into xxhash. Errors are tarfile's (`ReadError` and friends, raised
-where `TarFile.next` raises them, and also for a broken header after the first one, which
-tarfile takes for the end of the archive), so callers handle them as before.
+The layer is read in chunks of CHUNK bytes. Within a chunk, runs of plain headers (no long
+names, PAX records or sparse maps) are found by a short walk, each next header's place taken
+from the type and size of the one before. A long run (a chunk dense with small files) is
+checked and decoded all at once (sources.tarheaders, numpy): about a microsecond per entry.
+A short run goes one header at a time (_plain_header, a few microseconds each). Every other
+header, and any header those cannot vouch for, is read by tarfile's own `TarInfo` code (GNU
+long names and links, PAX headers, base-256 numbers, sparse maps, checksums: all exactly as
+tarfile does). Errors are tarfile's (`ReadError` and friends, raised where `TarFile.next`
+raises them, and also for a broken header after the first one, which tarfile takes for the
+end of the archive), so callers handle them as before.
+
+`scan` yields batches of columns (tarheaders.Columns): names as tarfile gives them, FileInfo
+types, sizes, modes, uids, gids, link names, digests. Equal numbers within a scan are one
+object, so a layer of 300,000 files does not hold 300,000 copies of 0o644.
 """
 
 from __future__ import annotations
@@ -15,45 +22,92 @@ import struct
 import tarfile
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import xxhash
 
 from dive_py.sources.verify import CorruptTarHeader
 
-CHUNK = 1 << 20
+if TYPE_CHECKING:
+    from dive_py.sources.tarheaders import Columns
+
+CHUNK = 2 << 20  # bytes read at a time; a batch is the plain headers of one such buffer
+# Batches are for buffers dense with headers (2 KB or less per member on average): importing
+# numpy takes 0.1 s and 14 MB, which only many small files repay; a sparser buffer goes one
+# header at a time (_plain_header, else tarfile). Once a scan has made a batch, runs of
+# LATER_BATCH headers make one too.
+MIN_BATCH = 1024
+LATER_BATCH = 64
 EMPTY_HASH = xxhash.xxh64_intdigest(b"")
+
+_KINDS = {b"\0": "0", b"0": "0", b"7": "0"}  # FileInfo's type, for the types Python keeps apart
+_REGULAR = frozenset([0, 0x30, 0x37])
+_HEADER_ONLY = frozenset([0x31, 0x32, 0x33, 0x34, 0x35, 0x36])
+# global PAX keys that would change a member's name, size, owner or link (tarfile applies
+# them to every member after); with any of these in force every header goes through tarfile
+_PAX_OVERRIDES = frozenset(["path", "linkpath", "size", "uid", "gid", "GNU.sparse.name",
+                            "GNU.sparse.size", "GNU.sparse.realsize"])
 
 
 class _Reader:
-    """What `TarInfo.fromtarfile` asks of a TarFile: `fileobj` with read/tell, `offset`
-    (where the next header starts), the encoding and the global PAX headers."""
+    """The layer stream with a buffer in front, and what `TarInfo.fromtarfile` asks of a
+    TarFile: `fileobj` with read/tell, `offset` (where the next header starts), the encoding
+    and the global PAX headers."""
 
     encoding = tarfile.ENCODING
     errors = "surrogateescape"
 
     def __init__(self, raw: BinaryIO):
         self._raw = raw
-        self.fileobj = self
-        self.pos = 0
+        self.buf = b""
+        self.at = 0  # the next unread byte of buf
+        self.base = 0  # the stream offset of buf[0]
         self.offset = 0
         self.pax_headers: dict[str, str] = {}
 
-    def read(self, n: int) -> bytes:
-        if n <= CHUNK:
-            data = self._raw.read(n)
-        else:  # a header may claim any size: never ask for more than has arrived
-            parts = []
-            left = n
-            while left > 0 and (part := self._raw.read(min(left, CHUNK))):
-                parts.append(part)
-                left -= len(part)
-            data = b"".join(parts)
-        self.pos += len(data)
-        return data
+    @property
+    def fileobj(self) -> _Reader:
+        """Itself (a property, not an attribute: a reference to itself would be a cycle, kept,
+        with every buffer below it, until the paused collector runs again)."""
+        return self
+
+    @property
+    def pos(self) -> int:
+        return self.base + self.at
 
     def tell(self) -> int:
-        return self.pos
+        return self.base + self.at
+
+    def fill(self) -> bool:
+        """Read another chunk onto what is left of the buffer; False at the end of the stream
+        or when the buffer already holds a chunk (a member larger than that is streamed)."""
+        rest = len(self.buf) - self.at
+        if rest >= CHUNK:
+            return False
+        data = self._raw.read(CHUNK)
+        if not data:
+            return False
+        self.base += self.at
+        self.buf = self.buf[self.at:] + data if rest else data
+        self.at = 0
+        return True
+
+    def read(self, n: int) -> bytes:
+        """Up to n bytes (fewer only at the end of the stream). A header may claim any size:
+        never ask the stream for more than has arrived."""
+        buf, at = self.buf, self.at
+        if n <= len(buf) - at:
+            self.at = at + n
+            return buf[at:at + n]
+        parts = [buf[at:]]
+        left = n - (len(buf) - at)
+        self.base += len(buf)
+        self.buf, self.at = b"", 0
+        while left > 0 and (part := self._raw.read(min(left, CHUNK))):
+            parts.append(part)
+            self.base += len(part)
+            left -= len(part)
+        return b"".join(parts)
 
     def skip(self, n: int) -> None:
         while n > 0:
@@ -63,13 +117,14 @@ class _Reader:
             n -= len(data)
 
     def hash(self, size: int) -> int:
-        """xxhash64 of the next `size` bytes."""
-        if size <= CHUNK:
-            data = self.read(size)
-            if len(data) != size:
-                raise tarfile.ReadError("unexpected end of data")
-            return xxhash.xxh64_intdigest(data)
+        """xxhash64 of the next `size` bytes (what the buffer holds of them is not copied)."""
         h = xxhash.xxh64()
+        held = min(size, len(self.buf) - self.at)
+        if held > 0:
+            with memoryview(self.buf) as view:
+                h.update(view[self.at:self.at + held])
+            self.at += held
+            size -= held
         while size > 0:
             data = self.read(min(size, CHUNK))
             if not data:
@@ -78,8 +133,12 @@ class _Reader:
             size -= len(data)
         return h.intdigest()
 
+    def fast_ok(self) -> bool:
+        return not self.pax_headers or self.pax_headers.keys().isdisjoint(_PAX_OVERRIDES)
 
-# Types whose header stands alone (no long name, PAX record or sparse map to read after it)
+
+# One header at a time (a buffer with fewer plain headers than MIN_BATCH): the types whose
+# header stands alone (no long name, PAX record or sparse map to read after it)
 _PLAIN_TYPES = frozenset([b"0", b"\0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"])
 _SKIPS_DATA = frozenset([b"0", b"\0", b"7"])  # tarfile skips data only after regular files
 
@@ -192,35 +251,126 @@ def _sparse_hash(stored: bytes, member: tarfile.TarInfo) -> int:
     return h.intdigest()
 
 
-_ZEROS = bytes(CHUNK)
+_ZEROS = bytes(1 << 20)
 
 
 def _zeros(h, n: int) -> None:
     """Feed n zero bytes (a sparse file's hole) in bounded pieces."""
     while n > 0:
-        step = min(n, CHUNK)
+        step = min(n, len(_ZEROS))
         h.update(_ZEROS[:step])
         n -= step
 
 
-def scan(raw: BinaryIO) -> Iterator[tuple[tarfile.TarInfo, int]]:
-    """Each member and the xxhash64 of its contents (0 for directories, the empty hash for
-    anything that is not a regular file), in archive order."""
-    reader = _Reader(raw)
-    while True:
-        if reader.offset != reader.pos:  # the rest of the previous member, and its padding
-            if reader.offset < reader.pos:
-                raise tarfile.ReadError("bad member offset")
-            reader.skip(reader.offset - reader.pos)
-        member = _next_header(reader)
-        if member is None:
-            return
-        if member.isdir():
-            digest = 0
-        elif member.issparse():
-            digest = _sparse_hash(reader.read(reader.offset - member.offset_data), member)
-        elif member.isreg():
-            digest = reader.hash(member.size)
+def _walk(reader: _Reader) -> tuple[list[int], int, bool]:
+    """The offsets (in reader.buf) of the plain headers from reader.at on whose data is in the
+    buffer, each found from the type and size of the one before; where the walk stopped; and
+    whether it stopped only for want of data. Nothing is trusted yet: tarheaders checks it all
+    (a size spelled otherwise than as 11 octal digits reads wrong here, and is caught there)."""
+    buf = reader.buf
+    end = len(buf)
+    at = reader.at
+    offsets: list[int] = []
+    append = offsets.append
+    regular, header_only = _REGULAR, _HEADER_ONLY
+    try:
+        while at + 512 <= end:
+            kind = buf[at + 156]
+            if kind in regular:
+                after = at + 512 + ((int(buf[at + 124:at + 135], 8) + 511) & -512)
+                if after > end:
+                    return offsets, at, True
+                if after <= at:  # a negative size
+                    break
+            elif kind in header_only:
+                after = at + 512
+            else:
+                break
+            append(at)
+            at = after
         else:
-            digest = EMPTY_HASH
-        yield member, digest
+            return offsets, at, True
+    except ValueError:
+        pass
+    return offsets, at, False
+
+
+def scan(raw: BinaryIO) -> Iterator[Columns]:
+    """Batches of members in archive order, as columns: names, FileInfo types, sizes, modes,
+    uids, gids, link names and digests (xxhash64 of the contents, 0 for directories, the
+    empty hash for anything that is not a regular file). Equal sizes, modes, uids and gids
+    are one object for the whole scan."""
+    seen: dict[int, int] = {}
+    for names, kinds, sizes, modes, uids, gids, links, digests in _scan(raw):
+        yield (names, kinds, list(map(seen.setdefault, sizes, sizes)), list(map(seen.setdefault, modes, modes)),
+               list(map(seen.setdefault, uids, uids)), list(map(seen.setdefault, gids, gids)), links, digests)
+
+
+def _scan(raw: BinaryIO) -> Iterator[Columns]:
+    reader = _Reader(raw)
+    min_batch = MIN_BATCH
+    while True:
+        _skip_to_next(reader)
+        offsets, stop, hungry = _walk(reader) if reader.fast_ok() else ([], 0, False)
+        if len(offsets) >= min_batch:
+            min_batch = min(min_batch, LATER_BATCH)
+            yield from _batch(reader, offsets, stop)
+            continue
+        if hungry and reader.fill():  # a longer run may go on in the next chunk
+            continue
+        # the walked run one header at a time, then the header that stopped the walk
+        for _ in range(len(offsets) + 1):
+            _skip_to_next(reader)
+            member = _next_header(reader)
+            if member is None:
+                return
+            yield _single(reader, member)
+
+
+def _skip_to_next(reader: _Reader) -> None:
+    """Past the rest of the previous member, and its padding."""
+    if reader.offset != reader.pos:
+        if reader.offset < reader.pos:
+            raise tarfile.ReadError("bad member offset")
+        reader.skip(reader.offset - reader.pos)
+
+
+def _batch(reader: _Reader, offsets: list[int], stop: int) -> Iterator[Columns]:
+    """The walked headers, decoded at once; those the batch cannot vouch for read by tarfile
+    in their turn. Ends with the reader past the last of them (the caller reads on), or
+    early, where a header read by tarfile does not end where the walk went on."""
+    from dive_py.sources import tarheaders  # numpy's import is paid only by layers with many entries
+
+    buf = reader.buf
+    bad, columns = tarheaders.decode(buf, offsets, stop, reader.encoding)
+    bounds = offsets + [stop]
+    done = 0
+    for index in bad + [len(offsets)]:
+        if index > done:
+            yield tuple(column[done:index] for column in columns) if bad else columns  # type: ignore[misc]
+        reader.at = bounds[index]
+        reader.offset = reader.pos
+        if index == len(offsets):
+            return
+        member = _next_header(reader)
+        if member is None:  # cannot happen to a walked header; read on from here
+            return
+        yield _single(reader, member)
+        if reader.buf is not buf or reader.offset != reader.base + bounds[index + 1]:
+            return
+        done = index + 1
+
+
+def _single(reader: _Reader, member: tarfile.TarInfo) -> Columns:
+    """One member read by tarfile, and its contents hashed."""
+    if member.isdir():
+        digest = 0
+    elif member.issparse():
+        digest = _sparse_hash(reader.read(reader.offset - member.offset_data), member)
+    elif member.isreg():
+        digest = reader.hash(member.size)
+    else:
+        digest = EMPTY_HASH
+    kind = _KINDS.get(member.type) or member.type.decode("latin-1")
+    return ([member.name], [kind], [member.size], [member.mode], [member.uid], [member.gid],
+            [member.linkname], [digest])
