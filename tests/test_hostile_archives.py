@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
 import tarfile
 
 import pytest
@@ -81,6 +82,27 @@ def test_a_member_claiming_exabytes_ends_at_once(tmp_path):
     path = tmp_path / "huge.tar"
     path.write_bytes(_claims_exabytes())
     fails(run(str(path), tmp_path)[0], "huge.tar", "unexpected end of data")
+
+
+@pytest.mark.parametrize("how", ["file", "pipe"])
+def test_an_archive_member_of_negative_size(tmp_path, how):
+    """A base-256 size field can be negative: the member would end before it starts."""
+    data = bytearray(open(write_tar(tmp_path / "a.tar", legacy(small_layers())), "rb").read())
+    header = data[:512]
+    header[124:136] = b"\xff" * 10 + (-1024 & 0xFFFF).to_bytes(2, "big")
+    fix_checksum(header)
+    data[:512] = header
+    path = tmp_path / "negative.tar"
+    path.write_bytes(bytes(data))
+    if how == "file":
+        fails(run(str(path), tmp_path)[0], "negative.tar", "cannot read archive")
+        return
+    cat = subprocess.Popen(["cat", str(path)], stdout=subprocess.PIPE)  # a pipe: read as a stream
+    proc = run_divepy("docker-archive:///dev/stdin", "--json", str(tmp_path / "o.json"),
+                      stdin=cat.stdout, timeout=120, max_memory=MEMORY)
+    cat.stdout.close()
+    cat.wait()
+    fails(proc, "/dev/stdin", "not a valid image archive")
 
 
 def test_manifest_missing(tmp_path):

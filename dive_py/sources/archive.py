@@ -127,7 +127,7 @@ class StreamedTar(_Blobs):
                         self._read_member(tar, member, name, progress)
         except ArchiveError:
             raise
-        except tarfile.ReadError as exc:
+        except (tarfile.ReadError, tarfile.StreamError) as exc:  # StreamError: a member ending before it starts
             raise ArchiveError(f"{self.where}: not a valid image archive ({exc})") from None
         except EOFError:
             raise ArchiveError(f"{self.where}: archive is truncated") from None
@@ -232,15 +232,21 @@ class _Slice(io.RawIOBase):
         self._at = max(0, base + offset)
         return self._at
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def read(self, size: int | None = -1) -> bytes:
+        """The bytes as the system hands them over (a layer reader takes them as they are)."""
         left = self._size - self._at
         if left <= 0:
-            return 0
+            return b""
+        want = left if size is None or size < 0 else min(size, left)
         # a positional read: no file offset shared with anyone (worker processes read the same file)
-        data = os.pread(self._fh.fileno(), min(len(buffer), left), self._start + self._at)
+        data = os.pread(self._fh.fileno(), want, self._start + self._at)
+        self._at += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self._at += n
         return n
 
 
@@ -272,7 +278,8 @@ class IndexedTar(StreamedTar):
     def layer(self, path: str) -> LayerData:
         real = self._resolve(path)
         if real not in self._layers and real in self._members:
-            self._layers[real] = self._parse(real, self.open_raw(real), self._progress)  # type: ignore[arg-type]
+            offset, size = self._members[real]  # unbuffered: the layer reader passes reads on as they are
+            self._layers[real] = self._parse(real, _Slice(self._fh, offset, size), self._progress)  # type: ignore[arg-type]
         return super().layer(path)
 
     def open_raw(self, path: str) -> BinaryIO:

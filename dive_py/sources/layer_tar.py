@@ -1,7 +1,9 @@
 """One layer stream (plain tar, gzip or zstd, sniffed by magic bytes) -> FileInfo records.
 
 The stream is read once, front to back (sources.tarscan); file contents go through xxhash64
-and are dropped.
+and are dropped. A compressed layer is decompressed in a helper thread, a few megabyte chunks
+ahead of the scan (streams.ReadAhead), and with LayerHashes its blob is hashed in another
+(verify.BackgroundHash): on two cores the decompressor and both sha256 passes overlap.
 Memory grows with the number of entries, never with bytes.
 """
 
@@ -21,33 +23,30 @@ from dive_py.errors import ArchiveError
 from dive_py.gcpause import collector_paused
 from dive_py.model.fileinfo import FileInfo, normalise_paths
 from dive_py.sources.tarscan import EMPTY_HASH, scan  # noqa: F401 (EMPTY_HASH: used by importers)
-from dive_py.sources.streams import PassThrough
+from dive_py.sources.streams import CHUNK as AHEAD_CHUNK
+from dive_py.sources.streams import PassThrough, ReadAhead, read_exactly
 from dive_py.sources.verify import LayerHashes, ZstdFrames, drain
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 CHUNK = 1 << 20
 
-class Prefixed(io.RawIOBase):
+
+class Prefixed(PassThrough):
     """A stream with some already-read bytes put back in front."""
 
     def __init__(self, prefix: bytes, rest: BinaryIO):
+        super().__init__(rest)
         self._prefix = prefix
-        self._rest = rest
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def read(self, size: int | None = -1) -> bytes:
         if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        return n
+            if size is None or size < 0:
+                data, self._prefix = self._prefix + self._raw.read(), b""
+                return data
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        return self._raw.read(-1 if size is None else size)
 
 
 class _Counting(PassThrough):
@@ -71,17 +70,22 @@ def compression_of(head: bytes) -> str:
 
 
 def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
-    """Wrap a blob stream so it reads as an uncompressed tar, whatever its compression."""
-    head = stream.read(4)
+    """Wrap a blob stream so it reads as an uncompressed tar, whatever its compression.
+
+    An uncompressed tar comes back buffered (read(n) gives n bytes); a decompressor may return
+    fewer bytes than asked before the end, as raw streams do (tarfile and ReadAhead read on).
+    The blob stream's own reads are passed through unbuffered: each bytes object it returns
+    goes to the decompressor as it is.
+    """
+    head = read_exactly(stream, 4)
     kind = compression_of(head)
-    raw = io.BufferedReader(Prefixed(head, stream), CHUNK)
+    raw = Prefixed(head, stream)
     if kind == "gzip":  # ISA-L's reader: about twice zlib's speed on layer blobs
         return igzip.IGzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
     if kind == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=CHUNK,  # type: ignore[arg-type]
-                                                            read_across_frames=True)
-        return io.BufferedReader(reader, CHUNK), kind  # type: ignore[arg-type]
-    return raw, kind  # type: ignore[return-value]
+        return zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=AHEAD_CHUNK,  # type: ignore[arg-type]
+                                                          read_across_frames=True), kind  # type: ignore[return-value]
+    return io.BufferedReader(raw, CHUNK), kind  # type: ignore[return-value]
 
 
 def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None,
@@ -93,12 +97,15 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     zstd check their trailers); `hashes`, if given, sees the uncompressed bytes (the diff ID).
     """
     if progress is not None:
-        stream = io.BufferedReader(_Counting(stream, progress), CHUNK)  # type: ignore[assignment]
+        stream = _Counting(stream, progress)  # type: ignore[assignment]
     entries: list[FileInfo] = []
     size = 0
     kind = "layer"
+    ahead = None
     try:
         plain, kind = decompressed(stream)
+        if kind != "none":  # decompress in a thread, while this one hashes and scans
+            plain = ahead = ReadAhead(plain)  # type: ignore[assignment]
         if hashes is not None:
             plain = hashes.plain(plain, kind)
         with collector_paused():  # hundreds of thousands of acyclic objects: see dive_py.gcpause
@@ -117,6 +124,11 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
         raise ArchiveError(f"{where}: truncated or corrupt {kind} data ({detail})") from None
     except OSError as exc:
         raise ArchiveError(f"{where}: corrupt layer ({exc})") from None
+    finally:  # no helper thread outlives the read, whatever happened
+        if ahead is not None:
+            ahead.close()
+        if hashes is not None:
+            hashes.close()
     return tuple(entries), size
 
 

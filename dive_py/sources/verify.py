@@ -11,26 +11,70 @@ format promises it:
 from __future__ import annotations
 
 import hashlib
-import io
+import queue
 import re
 import tarfile
+import threading
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from dive_py.errors import ArchiveError
-from dive_py.sources.streams import PassThrough
+from dive_py.sources.streams import PassThrough, start_thread
 
 ALGORITHMS = ("sha256", "sha512")
 _NAMED = re.compile(r"(?:^|/)blobs/(sha256|sha512)/([0-9a-f]+)$")
 CHUNK = 1 << 20
 
 
-class HashingReader(PassThrough):
-    """Reads through to `raw`, feeding every byte to a hash and counting them."""
+class BackgroundHash:
+    """A hashlib hash that hashes in its own thread: `update` hands the bytes over and returns,
+    so hashing a layer overlaps with decompressing and scanning it (hashlib releases the GIL).
 
-    def __init__(self, raw: BinaryIO, algorithm: str = "sha256"):
+    The bytes given must not change afterwards (bytes objects, as streams return them). Reading
+    the digest waits for the thread, which then ends; `close` ends it without a digest.
+    """
+
+    DEPTH = 3  # chunks waiting to be hashed (then the reader waits): a few MB at most
+
+    def __init__(self, algorithm: str = "sha256"):
+        self._hash = hashlib.new(algorithm)
+        self.name = self._hash.name
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+
+    def update(self, data: bytes) -> None:
+        if self._queue is None:
+            self._queue = queue.Queue(self.DEPTH)
+            self._thread = start_thread(self._run, self._queue, name=f"divepy-{self.name}")
+        self._queue.put(data)
+
+    def _run(self, chunks: queue.Queue) -> None:
+        update = self._hash.update
+        while (data := chunks.get()) is not None:
+            update(data)
+
+    def close(self) -> None:
+        """Hash what was handed over, then end the thread."""
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        self._queue = self._thread = None
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._hash.hexdigest()
+
+
+class HashingReader(PassThrough):
+    """Reads through to `raw`, feeding every byte to a hash and counting them.
+
+    With `background`, the hash runs in a thread (BackgroundHash): call `close` when done, or
+    read the digest, so the thread ends.
+    """
+
+    def __init__(self, raw: BinaryIO, algorithm: str = "sha256", background: bool = False):
         super().__init__(raw)
-        self.hash = hashlib.new(algorithm)
+        self.hash: Any = BackgroundHash(algorithm) if background else hashlib.new(algorithm)
         self.size = 0
 
     def seen(self, data: bytes) -> None:
@@ -44,6 +88,11 @@ class HashingReader(PassThrough):
 
     def digest(self) -> str:
         return f"{self.hash.name}:{self.hash.hexdigest()}"
+
+    def close(self) -> None:
+        if isinstance(self.hash, BackgroundHash):
+            self.hash.close()
+        super().close()
 
 
 def drain(stream: BinaryIO) -> None:
@@ -69,12 +118,15 @@ class LayerHashes:
     """A layer blob's digest and its diff ID, computed while read_layer streams it.
 
     Wrap the blob with `blob`, let read_layer wrap its decompressed stream with `plain`, then
-    `result()` once read_layer has returned (it reads both streams to their end).
+    `result()` once read_layer has returned (it reads both streams to their end). The blob is
+    hashed in a thread of its own (read_layer decompresses in another, and hashes the tar in
+    the calling thread as it scans it); read_layer ends that thread (`close`) when it returns
+    or fails.
     """
 
     def __init__(self, stream: BinaryIO, algorithm: str = "sha256"):
-        self._blob = HashingReader(stream, algorithm)
-        self.blob: BinaryIO = io.BufferedReader(self._blob, CHUNK)  # type: ignore[arg-type]
+        self._blob = HashingReader(stream, algorithm, background=True)
+        self.blob: BinaryIO = self._blob  # type: ignore[assignment]
         self._plain: HashingReader | None = None
         self._same = False
 
@@ -83,13 +135,17 @@ class LayerHashes:
             self._same = True  # an uncompressed blob is its own diff ID
             return stream
         self._plain = HashingReader(stream)
-        return io.BufferedReader(self._plain, CHUNK)  # type: ignore[arg-type]
+        return self._plain  # type: ignore[return-value]
 
     def result(self) -> Digests:
         drain(self.blob)
         blob = self._blob.digest()
         diff_id = blob if self._same else (self._plain.digest() if self._plain else "")
         return Digests(blob, self._blob.size, diff_id)
+
+    def close(self) -> None:
+        """End the blob's hash thread, once what was read is hashed (the digest stays readable)."""
+        self._blob.hash.close()
 
 
 def _alg_of(digest: str) -> str:
