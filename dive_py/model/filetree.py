@@ -206,3 +206,13 @@ def stack(lower: Node, entries: Iterable[FileInfo], layer: int) -> Node:
     root = _apply(lower, patch, "", layer)
     root.info = None
     return root
+
+
+def stack_all(layers: Iterable[Iterable[FileInfo]]) -> list[Node]:
+    """Merged trees for every layer: result[i] is the image as of layer i."""
+    trees = []
+    tree = empty_root()
+    for index, entries in enumerate(layers):
+        tree = stack(tree, entries, index)
+        trees.append(tree)
+    return trees
