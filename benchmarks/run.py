@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images-dir", default=os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "divepy-bench"),
         help="where the generated images are kept (default $XDG_CACHE_HOME/divepy-bench)")
-    p.add_argument("--out", help="results file (default benchmarks/results/<date>-<scale>.md)")
+    p.add_argument("--out", help="results file (default benchmarks/results/<date>-<time>-<scale>.md: runs never overwrite each other)")
     args = p.parse_args(argv)
     scale = images.QUICK if args.quick else images.FULL
 
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{now:%Y-%m-%d %H:%M} UTC, {machine}, Python {platform.python_version()}")
     text = f"{header}\n\n{table(results)}\n"
     print(text)
-    out = args.out or os.path.join(HERE, "results", f"{now:%Y-%m-%d}-{scale.name}.md")
+    out = args.out or os.path.join(HERE, "results", f"{now:%Y-%m-%d-%H%M}-{scale.name}.md")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as fh:
         fh.write(text)
