@@ -151,3 +151,13 @@ def zero_bomb(kind: str, total: int, files: int = 1) -> tuple[bytes, str]:
     write(bytes(2 * tarfile.BLOCKSIZE))
     sink.close()
     return out.getvalue(), "sha256:" + plain_hash.hexdigest()
+
+
+def fails(proc, *needles: str) -> str:
+    """Exit 3 and exactly one line on stderr that contains every needle."""
+    assert proc.returncode == 3, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]

@@ -16,6 +16,7 @@ import zstandard
 from tests.helpers import run_divepy
 from tests.hostile import (
     Entry,
+    fails,
     fix_checksum,
     layer_tar,
     legacy,
@@ -34,16 +35,6 @@ def run(ref: str, tmp_path, *extra: str):
     out = tmp_path / "out.json"
     proc = run_divepy(ref, "--json", str(out), *extra, timeout=120, max_memory=MEMORY)
     return proc, (json.loads(out.read_text()) if proc.returncode == 0 else None)
-
-
-def fails(proc, *needles: str) -> str:
-    """Exit 3 and exactly one line on stderr that contains every needle."""
-    assert proc.returncode == 3, (proc.returncode, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def reference(tmp_path, members) -> dict:

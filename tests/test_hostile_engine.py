@@ -16,7 +16,7 @@ import pytest
 from tests.engine_peer import EnginePeer
 from tests.helpers import run_divepy
 from tests.hostile import legacy, small_layers, write_tar
-from tests.test_hostile_archives import fails
+from tests.hostile import fails
 
 
 def _divepy_docker(host: str, *extra, prefix=()):

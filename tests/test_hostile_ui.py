@@ -92,7 +92,8 @@ def test_a_broken_layer_is_an_error_row_and_the_rest_stays_usable(tmp_path):
 
 
 def test_the_cli_still_refuses_the_broken_layer(tmp_path):
-    from tests.test_hostile_archives import fails, run as run_cli
+    from tests.hostile import fails
+    from tests.test_hostile_archives import run as run_cli
 
     fails(run_cli(_broken_image(tmp_path), tmp_path)[0], "broken.tar", "layer1/layer.tar", "gzip")
 

@@ -24,6 +24,7 @@ from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import FileInfo, normalise_path
 from dive_py.sources.layer_tar import Prefixed, read_layer
 from dive_py.sources import parallel
+from dive_py.sources.streams import Readable
 from dive_py.sources.layercache import LayerCache
 from dive_py.sources.verify import (
     Digests,
@@ -208,7 +209,7 @@ class StreamedTar(_Blobs):
         return found
 
 
-class _Slice(io.RawIOBase):
+class _Slice(Readable):
     """`size` bytes of a file from `offset`: one member of a tar on disk (seekable, so a
     plain layer tar can be scanned without reading its file data)."""
 
@@ -217,9 +218,6 @@ class _Slice(io.RawIOBase):
         self._start = offset
         self._size = size
         self._at = 0  # position within the slice
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:
         return True
@@ -242,12 +240,6 @@ class _Slice(io.RawIOBase):
         data = os.pread(self._fh.fileno(), want, self._start + self._at)
         self._at += len(data)
         return data
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        return n
 
 
 class IndexedTar(StreamedTar):

@@ -72,23 +72,27 @@ def start_thread(target: Callable[..., None], *args: Any, name: str) -> threadin
     return thread
 
 
-class PassThrough(io.RawIOBase):
-    def __init__(self, raw: BinaryIO):
-        self._raw = raw
+class Readable(io.RawIOBase):
+    """A raw stream defined by its `read`; `readinto` (what io's buffered readers call) copies."""
 
     def readable(self) -> bool:
         return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = self._raw.read(-1 if size is None else size)
-        self.seen(data)
-        return data
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         data = self.read(len(buffer))
         n = len(data)
         buffer[:n] = data
         return n
+
+
+class PassThrough(Readable):
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(-1 if size is None else size)
+        self.seen(data)
+        return data
 
     def seen(self, data: bytes) -> None:
         """Called with each chunk read (b"" at the end of the stream)."""
