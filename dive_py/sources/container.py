@@ -19,7 +19,8 @@ from dive_py.model.fileinfo import DIR, HARDLINK, REG, WHITEOUT_PREFIX, FileInfo
 from dive_py.model.image import HistoryStep, Image, Layer
 from dive_py.sources import daemon
 from dive_py.sources.archive import Progress
-from dive_py.sources.layer_tar import EMPTY_HASH, read_layer
+from dive_py.sources.layer_tar import read_layer
+from dive_py.sources.tarscan import EMPTY_HASH
 
 CHANGED, ADDED, DELETED = 0, 1, 2  # the engine's change kinds
 

@@ -22,7 +22,7 @@ from isal import igzip, isal_zlib
 from dive_py.errors import ArchiveError
 from dive_py.gcpause import collector_paused
 from dive_py.model.fileinfo import FileInfo, normalise_paths
-from dive_py.sources.tarscan import EMPTY_HASH, scan  # noqa: F401 (EMPTY_HASH: used by importers)
+from dive_py.sources.tarscan import scan
 from dive_py.sources.streams import CHUNK as AHEAD_CHUNK
 from dive_py.sources.streams import PassThrough, ReadAhead, read_exactly
 from dive_py.sources.verify import LayerHashes, ZstdFrames, drain
