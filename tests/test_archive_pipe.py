@@ -36,3 +36,29 @@ def test_a_pipe_fills_the_cache_a_file_then_uses(tmp_path, monkeypatch):
     _wipe_layer_data(str(copy))  # only the cache has the layers now
     piped = json.loads((tmp_path / "a.json").read_text())
     assert divepy_json(str(copy), str(tmp_path))["layer"] == piped["layer"]
+
+
+def test_ci_from_a_real_pipe_twice(tmp_path, monkeypatch):
+    """CI mode looks for cached figures first; from a pipe that must not eat the stream."""
+    import subprocess
+    import sys
+    import threading
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    expected = run_divepy(DIVE_TEST_IMAGE, "--ci", "--no-cache").stdout.split("Analyzing image...")[1]
+    for _ in range(2):  # the second run has the figures cached
+        read_end, write_end = os.pipe()
+
+        def feed(fd=write_end) -> None:
+            with open(DIVE_TEST_IMAGE, "rb") as src, os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(src, out)
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        env = {k: v for k, v in os.environ.items() if k != "CI"}
+        proc = subprocess.run([sys.executable, "-m", "dive_py", "docker-archive:///dev/stdin", "--ci"],
+                              stdin=read_end, capture_output=True, text=True, env=env, timeout=120)
+        os.close(read_end)
+        feeder.join()
+        assert proc.returncode in (0, 1), proc.stderr
+        assert proc.stdout.split("Analyzing image...")[1] == expected
