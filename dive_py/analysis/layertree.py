@@ -44,8 +44,11 @@ def dive_layer_nodes(entries: Iterable[FileInfo]) -> LayerNodes:
 
 
 def dive_order(paths: Iterable[str]) -> list[str]:
-    """The order dive visits these paths in: depth first, sorted names."""
-    return sorted(paths, key=lambda p: p.split("/"))
+    """The order dive visits these paths in: depth first, sorted names.
+
+    That is the order of the paths' component lists; with '/' swapped for NUL (which a tar name
+    cannot hold, and which sorts before every other character) plain strings sort the same."""
+    return sorted(paths, key=lambda p: p.replace("/", "\0"))
 
 
 def child_first(nodes: LayerNodes) -> Iterator[str]:
