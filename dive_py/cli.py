@@ -26,6 +26,7 @@ from dive_py.commands.common import (
     write_output,
 )
 from dive_py.errors import DivePyError, UsageError, printable
+from dive_py.gcpause import collector_paused
 
 __all__ = ["EXIT_IMAGE", "EXIT_OK", "EXIT_RULES_FAILED", "EXIT_USAGE", "main", "run_analysis"]
 
@@ -92,6 +93,12 @@ def run_analysis(args: argparse.Namespace, ref) -> int:
         print(f"Extracting image from {source.kind}... (this can take a while for large images)")
         print("Analyzing image...", flush=True)
 
+    with collector_paused():  # a batch run over millions of acyclic objects: see dive_py.gcpause
+        return _report(args, source, config, rules)
+
+
+def _report(args: argparse.Namespace, source, config, rules) -> int:
+    """CI report and JSON for the image (rules None: no CI report)."""
     analysis = _analysis(source, keep_broken=args.ignore_errors or config["ignore-errors"],
                          summary_will_do=not args.json)
 
