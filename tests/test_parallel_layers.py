@@ -53,7 +53,8 @@ def test_workers_read_the_same_image(tmp_path, monkeypatch, recorded_pids, form)
     together = Source(kind, ref, cache=False).load()
     pids = recorded_pids()
     if form != "oci-dir":  # a layout's blobs are files of their own, not parsed through _parse
-        assert len(pids) == 3 and os.getpid() not in pids
+        # the first layer here, the other two by the one worker
+        assert len(pids) == 3 and pids.count(os.getpid()) == 1 and len(set(pids)) == 2
     monkeypatch.setenv("DIVEPY_JOBS", "1")
     alone = Source(kind, ref, cache=False).load()
     assert _layers(together) == _layers(alone)

@@ -534,12 +534,15 @@ class _LayerReader:
         self._blobs = blobs
         unique = list(dict.fromkeys(paths))
         jobs = parallel.workers(len(unique)) if blobs.lazy else 0
-        self._ahead = parallel.read_all(blobs, unique, jobs) if jobs else None
+        # the first layer is read here meanwhile (it is needed first, and it crosses no pipe)
+        self._workers = parallel.Workers(blobs, unique[1:], jobs - 1) if jobs else None
+        self._ahead = self._workers.results() if self._workers is not None else None
+        self._theirs = set(unique[1:]) if jobs else set()
         self._done: dict[str, parallel.Result] = {}
 
     def get(self, path: str) -> tuple[LayerData, Digests | None]:
         """The layer at `path` and its digests; ArchiveError if it cannot be read."""
-        if path not in self._done and self._ahead is not None:
+        if path in self._theirs and path not in self._done and self._ahead is not None:
             for done, result in self._ahead:
                 self._done[done] = result
                 if done == path:
@@ -553,9 +556,9 @@ class _LayerReader:
 
     def close(self) -> None:
         """Stop the workers (if a layer failed before the others were taken)."""
-        if self._ahead is not None:
-            self._ahead.close()
-            self._ahead = None
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = self._ahead = None
 
 
 def read_tar_stream(stream: BinaryIO, where: str, platform: str | None = None,

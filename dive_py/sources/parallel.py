@@ -1,15 +1,18 @@
-"""Layers of an image on disk read side by side, one worker process per core.
+"""Layers of an image on disk read side by side: the parent reads the first, worker processes
+(one per other core) the rest.
 
 Layers are independent until they are stacked, and reading one (decompressing, hashing,
 scanning headers) is CPU work that Python runs on one core. For an archive or layout on disk
 each worker reads whole layers from the same file (positional reads, no shared offset) and
 sends back the entry columns (marshal, as the layer cache stores them) with the digests it
-computed; the parent checks them exactly as if it had read the layer itself.
+computed; the parent checks them exactly as if it had read the layer itself. The parent reads
+the first layer meanwhile: it needs that one first, and it crosses no pipe.
 
 Workers are forked, so only from a process with no other thread running (the explorer loads
 in a thread worker: it reads layers one by one), and they are plain processes fed through
 pipes: no helper threads, whose reserved arenas would count against an address-space limit.
-A worker that dies leaves its layer to the parent. $DIVEPY_JOBS caps the workers (1: none).
+A worker that dies leaves its layer to the parent. $DIVEPY_JOBS caps the processes reading
+layers, the parent included (1: the parent alone).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ _LENGTH = struct.Struct("<Q")
 
 
 def workers(layers: int) -> int:
-    """How many worker processes to read `layers` layers with (0: read them here)."""
+    """How many processes, the parent included, to read `layers` layers with (0: the parent
+    alone, without workers)."""
     if layers < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
         return 0
     try:
@@ -114,43 +118,56 @@ class _Worker:
             pass
 
 
-def read_all(blobs, paths: list[str], jobs: int) -> Iterator[tuple[str, Result]]:
-    """(path, (entries or error, digests)) for the layers at `paths`, as the workers finish
-    them. A layer whose worker died is left out: the caller reads it itself."""
-    pool: list[_Worker] = []
-    for _ in range(jobs):
-        pool.append(_Worker(blobs, paths, pool[:]))
-    selector = selectors.DefaultSelector()
-    queue = iter(range(len(paths)))
-    try:
-        for worker in pool:
-            if (index := next(queue, None)) is not None:
-                worker.give(index)
-                selector.register(worker.result_r, selectors.EVENT_READ, worker)
-        while selector.get_map():
-            for key, _ in selector.select():
+class Workers:
+    """Worker processes reading the layers at `paths`, started (forked, first layers handed
+    out) as soon as this is made, so that they work while the caller does something else."""
+
+    def __init__(self, blobs, paths: list[str], jobs: int):
+        self._paths = paths
+        self._pool: list[_Worker] = []
+        self._selector = selectors.DefaultSelector()
+        self._queue = iter(range(len(paths)))
+        try:
+            for _ in range(jobs):
+                self._pool.append(_Worker(blobs, paths, self._pool[:]))
+            for worker in self._pool:
+                if (index := next(self._queue, None)) is not None:
+                    worker.give(index)
+                    self._selector.register(worker.result_r, selectors.EVENT_READ, worker)
+        except BaseException:
+            self.close()
+            raise
+
+    def results(self) -> Iterator[tuple[str, Result]]:
+        """(path, (entries or error, digests)) as the workers finish them. A layer whose worker
+        died is left out: the caller reads it itself."""
+        while self._selector.get_map():
+            for key, _ in self._selector.select():
                 worker = key.data
                 chunk = os.read(worker.result_r, 1 << 20)
                 if not chunk:  # died: its layer is the caller's to read
-                    selector.unregister(worker.result_r)
+                    self._selector.unregister(worker.result_r)
                     continue
                 worker.buffer += chunk
                 answer = worker.answer()
                 if answer is None:
                     continue
-                path = paths[worker.index]
-                if (index := next(queue, None)) is not None:
+                path = self._paths[worker.index]
+                if (index := next(self._queue, None)) is not None:
                     worker.give(index)
                 else:
-                    selector.unregister(worker.result_r)
+                    self._selector.unregister(worker.result_r)
                     os.write(worker.task_w, _TASK.pack(-1))
                 yield path, _result(answer)
-    finally:
-        selector.close()
-        for worker in pool:
+
+    def close(self) -> None:
+        """Stop every worker and wait for it (idempotent)."""
+        self._selector.close()
+        for worker in self._pool:
             worker.close()
-        for worker in pool:
+        for worker in self._pool:
             worker.wait()
+        self._pool = []
 
 
 def _result(answer: bytes) -> Result:
