@@ -131,11 +131,10 @@ def _analysis(source, keep_broken: bool, summary_will_do: bool):
     cache = LayerCache() if source.cache else None
     if cache is not None and summary_will_do:
         outline = source.outline()
-        if outline is not None and summary.cacheable(outline):
-            found = summary.decode(outline, cache.get_summary(summary.key(outline)))
-            if found is not None:
-                _warn(found.image)
-                return found
+        stored = cache.get_summary(summary.key(outline)) if outline and summary.cacheable(outline) else None
+        if stored is not None and (found := summary.decode(outline, stored)) is not None:  # type: ignore[arg-type]
+            _warn(found.image)
+            return found
     analyzer = Analyzer()  # stacks each layer as it arrives, while workers read the next ones
     image = source.load(keep_broken=keep_broken, on_layer=lambda index, data: analyzer.add(data[0]))
     _warn(image)

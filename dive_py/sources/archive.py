@@ -481,8 +481,9 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
 
     With a `cache`, a layer whose diff ID is cached is not read at all; a layer read is cached
     under the diff ID computed from its bytes (the config's claim was just checked against it).
-    Layers of an archive on disk are read by worker processes side by side where that is safe
-    (sources.parallel). `on_layer(index, layer)` is told of each layer as it is ready, in order.
+    Layers of an archive on disk are read side by side, here and by worker processes, where
+    that is safe (sources.parallel). `on_layer(index, layer)` is told of each layer as it is
+    ready, in order.
     """
     diff_ids = plan.diff_ids()
     count = len(plan.layer_paths)
@@ -490,45 +491,34 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
     use_cache = cache is not None and blobs.lazy
     to_read = [path for path, claim in zip(plan.layer_paths, claims)
                if not (use_cache and claim and cache.has_layer(claim))]  # type: ignore[union-attr]
-    reader = _LayerReader(blobs, to_read)
-    try:
-        return _read_in_order(blobs, plan, where, keep_broken, cache, on_layer, reader, claims)
-    finally:
-        reader.close()
-
-
-def _read_in_order(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool, cache: LayerCache | None,
-                   on_layer: Callable[[int, LayerData], None] | None, reader: _LayerReader, claims: list[str]
-                   ) -> tuple[list[LayerData], dict[int, str]]:
-    diff_ids = plan.diff_ids()
-    count = len(plan.layer_paths)
-    use_cache = cache is not None and blobs.lazy
     layers: list[LayerData] = []
     errors: dict[int, str] = {}
-    for index, path in enumerate(plan.layer_paths):
-        data = cache.get_layer(claims[index]) if use_cache and claims[index] else None  # type: ignore[union-attr]
-        if data is None:
-            try:
-                data, found = reader.get(path)
-                check_blob(blobs.where, path, found, plan.layer_descs[index] if plan.layer_descs else None)
-                check_diff_ids(where, index, path, found, diff_ids, count)
-            except ArchiveError as exc:
-                if not keep_broken:
-                    raise
-                data = ((), 0)
-                errors[index] = str(exc)
-            else:
-                if cache is not None and found is not None and found.diff_id and (
-                        blobs.lazy or not cache.has_layer(found.diff_id)):
-                    cache.put_layer(found.diff_id, data)
-        layers.append(data)
-        if on_layer is not None:
-            on_layer(index, data)
+    with _LayerReader(blobs, to_read) as reader:
+        for index, path in enumerate(plan.layer_paths):
+            data = cache.get_layer(claims[index]) if use_cache and claims[index] else None  # type: ignore[union-attr]
+            if data is None:
+                try:
+                    data, found = reader.get(path)
+                    check_blob(blobs.where, path, found, plan.layer_descs[index] if plan.layer_descs else None)
+                    check_diff_ids(where, index, path, found, diff_ids, count)
+                except ArchiveError as exc:
+                    if not keep_broken:
+                        raise
+                    data = ((), 0)
+                    errors[index] = str(exc)
+                else:
+                    if cache is not None and found is not None and found.diff_id and (
+                            blobs.lazy or not cache.has_layer(found.diff_id)):
+                        cache.put_layer(found.diff_id, data)
+            layers.append(data)
+            if on_layer is not None:
+                on_layer(index, data)
     return layers, errors
 
 
 class _LayerReader:
-    """Layers with their digests, read here one by one, or ahead by worker processes."""
+    """Layers with their digests: the first read here, the others ahead by worker processes
+    where sources.parallel allows them (else all here, one by one)."""
 
     def __init__(self, blobs: _Blobs, paths: list[str]):
         self._blobs = blobs
@@ -554,8 +544,11 @@ class _LayerReader:
             return data, found
         return self._blobs.layer(path), self._blobs.digests(path)
 
-    def close(self) -> None:
-        """Stop the workers (if a layer failed before the others were taken)."""
+    def __enter__(self) -> _LayerReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the workers (still running if a layer failed before the others were taken)."""
         if self._workers is not None:
             self._workers.close()
             self._workers = self._ahead = None

@@ -202,10 +202,11 @@ def _from_cache(image: Any, ref: str, engine: str, cache: LayerCache,
                 on_layer: OnLayer | None) -> Image | None:
     """The whole image from the cache when its config and every layer are there: no export."""
     plan = _cached_plan(image, cache)
-    if plan is None or not all(cache.has_layer(d) for d in plan.diff_ids()):
+    diff_ids = plan.diff_ids() if plan is not None else []
+    if plan is None or not all(cache.has_layer(d) for d in diff_ids):
         return None
     layers = []
-    for i, diff_id in enumerate(plan.diff_ids()):
+    for i, diff_id in enumerate(diff_ids):
         data = cache.get_layer(diff_id)
         if data is None:  # went bad since has_layer: fall back to the export
             return None
