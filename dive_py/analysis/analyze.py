@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from dive_py.analysis.efficiency import Efficiency, Inefficiency, Tally
 from dive_py.gcpause import collector_paused, without_collector
+from dive_py.model.entries import Entries
 from dive_py.model.fileinfo import FileInfo
-from dive_py.model.filetree import Node, empty_root, stack
+from dive_py.model.filetree import Node, stack_all
+from dive_py.model.flat import Change, FlatImage, LayerPaths
 from dive_py.model.image import Image
 
 
@@ -60,19 +63,38 @@ class Figures:
 
 @dataclass(frozen=True)
 class Analysis(Figures):
+    """An image's analysis: the figures, from the flat image (dive_py.model.flat) and the
+    changes each layer made, and on demand the merged tree of every layer (the explorer's)."""
+
     image: Image
-    trees: tuple[Node, ...]  # trees[i]: the merged tree as of layer i
     efficiency: Efficiency
+    flat: FlatImage | None = None  # the final image, flat; None: only `trees` were given
+    changes: tuple[list[Change], ...] = ()  # per layer: what it did to the files below
+    given_trees: tuple[Node, ...] | None = field(default=None, repr=False)
+
+    @cached_property
+    def trees(self) -> tuple[Node, ...]:
+        """trees[i]: the merged tree as of layer i (built when first asked for)."""
+        if self.given_trees is not None:
+            return self.given_trees
+        with collector_paused():
+            return tuple(stack_all(layer.entries for layer in self.image.layers))
 
     @cached_property
     def final_size(self) -> int:
         """Bytes of the files the final image really contains."""
+        if self.flat is not None:
+            return self.flat.total_size()
         return self.trees[-1].total_size() if self.trees else 0
 
     @cached_property
     def hints(self) -> list:
-        """Dockerfile fixes with the bytes each saves (dive_py.analysis.hints.Hint)."""
+        """Dockerfile fixes with the bytes each saves (dive_py.analysis.hints.Hint); none for
+        an analysis made of given trees (the diff view's two final trees are no layers)."""
         from dive_py.analysis.hints import hints
+
+        if self.flat is None:
+            return []
 
         with collector_paused():
             return hints(self)
@@ -88,18 +110,20 @@ def analyze(image: Image) -> Analysis:
 
 class Analyzer:
     """An analysis built layer by layer, bottom first, as layers are read (a loader's
-    `on_layer`): each layer is stacked and counted while the next ones are still being read."""
+    `on_layer`): each layer is applied and counted while the next ones are still being read."""
 
     def __init__(self) -> None:
-        self._entries: list[tuple[FileInfo, ...]] = []
-        self._trees: list[Node] = []
+        self._entries: list[Entries] = []
+        self._flat = FlatImage()
+        self._changes: list[list[Change]] = []
         self._tally = Tally()
 
-    def add(self, entries: tuple[FileInfo, ...]) -> None:
+    def add(self, entries: Sequence[FileInfo]) -> None:
         with collector_paused():
-            below = self._trees[-1] if self._trees else None
-            self._trees.append(stack(below or empty_root(), entries, len(self._trees)))
-            self._tally.add(entries, below)
+            entries = Entries.of(entries)
+            layer = LayerPaths(entries, self._flat.extend(entries))
+            self._tally.add(layer, self._flat)
+            self._changes.append(self._flat.add(layer))
             self._entries.append(entries)
 
     def fits(self, image: Image) -> bool:
@@ -110,4 +134,4 @@ class Analyzer:
     def result(self, image: Image) -> Analysis:
         if not self.fits(image):
             raise ValueError("the layers added are not this image's")
-        return Analysis(image, tuple(self._trees), self._tally.result())
+        return Analysis(image, self._tally.result(), self._flat, tuple(self._changes))

@@ -18,8 +18,9 @@ from typing import NamedTuple
 
 from dive_py.analysis.gosort import go_sort
 from dive_py.analysis.layertree import LayerNodes, dive_layer_nodes, dive_order
-from dive_py.model.fileinfo import OPAQUE_MARKER, WHITEOUT_PREFIX, FileInfo
-from dive_py.model.filetree import Node
+from dive_py.model.entries import Entries
+from dive_py.model.fileinfo import OPAQUE_MARKER, WHITEOUT_PREFIX
+from dive_py.model.flat import IMPLIED, FlatImage, LayerPaths, ancestors, parent_of
 
 
 class Inefficiency(NamedTuple):  # a tuple: images can have tens of thousands
@@ -39,28 +40,28 @@ class Efficiency:
         return sum(item.cumulative_size for item in self.inefficiencies)
 
 
-def _opaque_whiteouts(nodes: LayerNodes, entries: tuple[FileInfo, ...], below: Node | None) -> list[str]:
+def _opaque_whiteouts(nodes: LayerNodes, entries: Entries, below: FlatImage) -> list[str]:
     """The explicit whiteouts that this layer's opaque markers stand for."""
+    dirs = {entry.rpartition("/")[0] for entry in entries.paths if entry.rpartition("/")[2] == OPAQUE_MARKER}
+    dirs = {d for d in dirs if d == "" or ((ref := below.refs.get(d)) is not None and below.is_dir(ref))}
+    if not dirs:
+        return []
+    children: dict[str, list[str]] = {}  # the image below: directory -> its children's paths
+    for path in below.descendants(dirs):
+        children.setdefault(path.rpartition("/")[0], []).append(path)
     out: list[str] = []
-    if below is None:
-        return out
 
     def expand(dir_path: str) -> None:
-        lower = below.get(dir_path)
-        if lower is None or not lower.children:
-            return
         base = f"{dir_path}/" if dir_path else ""
-        for name, child in lower.children.items():
-            path = base + name
+        for path in children.get(dir_path, ()):
+            name = path[len(base):]
             if path not in nodes:
                 out.append(base + WHITEOUT_PREFIX + name)
-            elif child.is_dir and (info := nodes[path]) is not None and info.is_dir:
+            elif below.is_dir(below.refs[path]) and (info := nodes[path]) is not None and info.is_dir:
                 expand(path)  # re-made directory: its lower children are hidden too
 
-    for entry in entries:
-        parent, _, name = entry.path.rpartition("/")
-        if name == OPAQUE_MARKER:
-            expand(parent)
+    for dir_path in dirs:
+        expand(dir_path)
     return out
 
 
@@ -68,76 +69,107 @@ class Tally:
     """The efficiency figures, layer by layer as layers arrive (bottom first)."""
 
     def __init__(self) -> None:
-        # path (no leading '/') -> its size when seen once, [cumulative, minimum, count] after:
-        # most paths are seen once, and their keys are the entries' own path strings
-        self._data: dict[str, int | list[int]] = {}
+        # path (no leading '/') -> its size, for paths seen once (most), and
+        # path -> [cumulative, minimum, count] for paths seen again
+        self._once: dict[str, int] = {}
+        self._again: dict[str, list[int]] = {}
         # Paths seen a second time, by layer. dive lists them in the order it met them (leaves
         # in depth-first name order, layer by layer) before a stable-for-Go sort by size; only
         # the order of these matters, so only they are sorted, not every leaf.
         self._repeated: list[list[tuple[str, str]]] = []  # per layer: (leaf path, key)
 
-    def add(self, entries: tuple[FileInfo, ...], below: Node | None) -> None:
-        """The next layer's entries; `below`: the merged tree of the layers before it."""
-        data = self._data
+    def _count(self, key: str, size: int) -> bool:
+        """Count one leaf; whether this is the second time its key is seen."""
+        record = self._again.get(key)
+        if record is not None:
+            record[0] += size
+            if size < record[1]:
+                record[1] = size
+            record[2] += 1
+            return False
+        first = self._once.pop(key, None)
+        if first is None:
+            self._once[key] = size
+            return False
+        self._again[key] = [first + size, min(first, size), 2]
+        return True
+
+    def add(self, layer: LayerPaths, below: FlatImage) -> None:
+        """The next layer; `below`: the image as of the layers before it."""
+        if layer.plain:
+            self._add_plain(layer, below)
+        else:
+            self._add_marked(layer.entries, below)
+
+    def _add_plain(self, layer: LayerPaths, below: FlatImage) -> None:
+        """A layer without whiteouts or overlay metadata: its dive tree is its entries and
+        their parents, and its leaves are the paths that are nobody's parent."""
+        own, sizes = layer.own, below.sizes  # numbered in the image already (FlatImage.extend)
+        leaves = own.keys() - layer.parents
+        if layer.implied:  # parents with no entry of their own: their parents are no leaves
+            leaves.difference_update(map(parent_of, layer.implied))
+        known = (self._once.keys() & leaves) | (self._again.keys() & leaves)
+        seen_again = []
+        if known:
+            leaves -= known
+            seen_again = [(key, key) for key in known if self._count(key, sizes[own[key]])]
+        self._once.update(zip(leaves, map(sizes.__getitem__, map(own.__getitem__, leaves))))
+        self._repeated.append(seen_again)
+
+    def _add_marked(self, entries: Entries, below: FlatImage) -> None:
         nodes = dive_layer_nodes(entries)
-        extra = _opaque_whiteouts(nodes, entries, below)
-        for path in extra:
+        for path in _opaque_whiteouts(nodes, entries, below):
             nodes[path] = None
-        seen_again: list[tuple[str, str]] = []
-        shared: dict[str, list[str]] = {}  # keys two leaves gave: a whiteout and its target
         parents = {path.rpartition("/")[0] for path in nodes}
-        get = data.get
-        for path, info in nodes.items():
-            if path in parents:
-                continue  # not a leaf
+        leaves = [path for path in nodes if path not in parents]
+        whiteouts = {}  # whiteout leaf -> its target
+        for path in leaves:
             if WHITEOUT_PREFIX in path and (name := path.rpartition("/")[2]).startswith(WHITEOUT_PREFIX):
                 parent = path[:len(path) - len(name) - 1] if len(path) > len(name) else ""
-                target = f"{parent}/{name[len(WHITEOUT_PREFIX):]}" if parent else name[len(WHITEOUT_PREFIX):]
+                whiteouts[path] = f"{parent}/{name[len(WHITEOUT_PREFIX):]}" if parent else name[len(WHITEOUT_PREFIX):]
+        # a whiteout of a directory entry counts the size of the subtree it deletes
+        refs = below.refs
+        gone = {target for target in whiteouts.values()
+                if (ref := refs.get(target)) is not None and ref != IMPLIED and below.is_dir(ref)}
+        under: dict[str, list[str]] = {target: [] for target in gone}
+        for path in below.descendants(gone):
+            for up in ancestors(path):
+                if up in under:
+                    under[up].append(path)
+        seen_again: list[tuple[str, str]] = []
+        shared: dict[str, list[str]] = {}  # keys two leaves gave: a whiteout and its target
+        for path in leaves:
+            target = whiteouts.get(path)
+            if target is not None:
                 key = target
-                size = 0
-                if below is not None:
-                    gone = below.get(target)
-                    if gone is not None and gone.info is not None and gone.info.is_dir:
-                        size = gone.total_size()
+                size = below.subtree_size(target, under[target]) if target in under else 0
                 if target in nodes and target not in parents:
                     shared[key] = [path, target]
             else:
                 key = path
+                info = nodes[path]
                 size = info.size if info is not None else 0
-            record = get(key)
-            if record is None:
-                data[key] = size
-            elif type(record) is int:
-                data[key] = [record + size, min(record, size), 2]
+            if self._count(key, size):
                 seen_again.append((path, key))
-            else:
-                record[0] += size
-                if size < record[1]:
-                    record[1] = size
-                record[2] += 1
         if shared:  # dive met the key a second time at the second of its visits, in its order
             for i, (path, key) in enumerate(seen_again):
                 if key in shared:
                     paths = dive_order(shared[key])
-                    before = data[key][2] - len(paths)  # type: ignore[index]
+                    before = self._again[key][2] - len(paths)
                     seen_again[i] = (paths[1 - before], key)
         self._repeated.append(seen_again)
 
     def result(self) -> Efficiency:
-        data = self._data
-        minimum = discovered = 0
-        for r in data.values():
-            if type(r) is int:
-                minimum += r
-                discovered += r
-            else:
-                minimum += r[1]  # type: ignore[index]
-                discovered += r[0]  # type: ignore[index]
+        minimum = discovered = sum(self._once.values())
+        for cumulative, least, _count in self._again.values():
+            minimum += least
+            discovered += cumulative
         score = 1.0 if discovered == 0 else minimum / discovered
-        matches: list[tuple[str, list[int]]] = []  # type: ignore[assignment]
+        again = self._again
+        matches: list[tuple[str, list[int]]] = []
         for seen_again in self._repeated:
             order = {path: key for path, key in seen_again}
-            matches.extend((order[path], data[order[path]]) for path in dive_order(order))
+            matches.extend((order[path], again[order[path]]) for path in dive_order(order))
         go_sort(matches, lambda a, b: a[1][0] < b[1][0])
         ordered = tuple(Inefficiency("/" + path, r[2], r[0], r[1]) for path, r in reversed(matches))
         return Efficiency(score, ordered)

@@ -13,14 +13,17 @@ A file counted by one kind is not counted again by the ones after it in this lis
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain, compress
+from operator import and_
 
 from dive_py.analysis.analyze import Analysis
 from dive_py.ci.goformat import go_bytes
+from dive_py.model.entries import Entries
 from dive_py.model.fileinfo import REG
-from dive_py.model.filetree import Node
+from dive_py.model.flat import IMPLIED
 
 LARGE_FILE = 10 << 20
 MAX_PATHS = 20  # paths listed per hint
@@ -60,15 +63,6 @@ class Hint:
                 "layers": list(self.layers), "paths": list(self.paths), "fix": self.fix}
 
 
-def cache_of(path: str) -> tuple[str, str, str] | None:
-    """(manager, cache directory, fix) if `path` lies in a package manager's cache."""
-    m = _CACHE_RE.match(path)
-    if m is None:
-        return None
-    name, _, fix = CACHES[int(m.lastgroup[1:])]  # type: ignore[index]
-    return name, m.group(0), fix
-
-
 def _files(n: int) -> str:
     return f"{n:,} file{'' if n == 1 else 's'}"
 
@@ -77,51 +71,14 @@ def _listed(paths) -> tuple[str, ...]:
     return tuple(sorted("/" + p for p in paths)[:MAX_PATHS])
 
 
-def _subtree(node: Node, path: str) -> Iterator[tuple[str, Node]]:
-    stack = [(path, node)]
-    while stack:
-        p, n = stack.pop()
-        yield p, n
-        if n.children:
-            stack.extend((f"{p}/{name}" if p else name, c) for name, c in n.children.items())
-
-
-def _changes(lower: Node, upper: Node, path: str = "") -> Iterator[tuple[str, Node, Node | None]]:
-    """(path, lower node, upper node or None) for every non-directory of `lower` that `upper`
-    removed or rewrote; identical subtrees are skipped, so the cost follows the changes.
-    Depth first in child order, with an explicit stack: paths thousands of levels deep are fine."""
-    if lower.children is None or lower is upper:
-        return
-    stack = [(iter(lower.children.items()), upper.children or {}, path)]
-    while stack:
-        step = next(stack[-1][0], None)
-        if step is None:
-            stack.pop()
-            continue
-        _, upper_children, base = stack[-1]
-        name, child = step
-        child_path = f"{base}/{name}" if base else name
-        other = upper_children.get(name)
-        if other is child:
-            continue
-        if other is None or (child.is_dir and not other.is_dir):
-            for p, n in _subtree(child, child_path):
-                if not n.is_dir:
-                    yield p, n, None
-        elif child.is_dir and other.is_dir:
-            if child.children is not None:
-                stack.append((iter(child.children.items()), other.children or {}, child_path))
-        elif not child.is_dir and not other.is_dir:
-            yield child_path, child, other
-
-
 def hints(analysis: Analysis) -> list[Hint]:
     out: list[Hint] = []
     claimed: set[tuple[int, str]] = set()  # (layer, path) already explained by a hint
     out += _cache_hints(analysis, claimed)
     out += _change_hints(analysis, claimed)
-    out += _duplicate_hints(analysis, claimed)
-    out += _large_hints(analysis, claimed)
+    regular = [_regular(layer.entries) for layer in analysis.image.layers]
+    out += _duplicate_hints(analysis, claimed, regular)
+    out += _large_hints(analysis, claimed, regular)
     out.sort(key=lambda h: (-h.bytes_saved, h.kind, h.layers))
     return out
 
@@ -129,16 +86,18 @@ def hints(analysis: Analysis) -> list[Hint]:
 def _cache_hints(analysis: Analysis, claimed: set) -> list[Hint]:
     out = []
     for layer in analysis.image.layers[1:]:
+        entries = layer.entries
         found: dict[str, tuple[int, set[str], str]] = {}
-        for entry in layer.entries:
-            cache = cache_of(entry.path)
-            if cache is None or entry.type != REG:
+        for i in compress(range(len(entries)), map(_CACHE_RE.match, entries.paths)):
+            if entries.types[i] != REG:
                 continue
-            name, root, fix = cache
+            path = entries.paths[i]
+            match = _CACHE_RE.match(path)
+            name, _, fix = CACHES[int(match.lastgroup[1:])]  # type: ignore[index, union-attr]
             total, roots, _ = found.get(name, (0, set(), fix))
-            roots.add(root)
-            found[name] = (total + entry.size, roots, fix)
-            claimed.add((layer.index, entry.path))
+            roots.add(match.group(0))  # type: ignore[union-attr]
+            found[name] = (total + entries.sizes[i], roots, fix)
+            claimed.add((layer.index, path))
         for name, (total, roots, fix) in found.items():
             if total == 0:
                 continue
@@ -150,25 +109,25 @@ def _cache_hints(analysis: Analysis, claimed: set) -> list[Hint]:
 
 
 def _change_hints(analysis: Analysis, claimed: set) -> list[Hint]:
-    """deleted-later and attributes-only, from comparing each tree with the one below."""
+    """deleted-later and attributes-only, from what each layer did to the files below it."""
     deleted: dict[tuple[int, int], tuple[int, list[str]]] = {}
     chmods: dict[tuple[int, int], tuple[int, list[str]]] = {}
-    trees = analysis.trees
-    for j in range(1, len(trees)):
-        for path, lower, upper in _changes(trees[j - 1], trees[j]):
-            origin = lower.layer
-            if origin < 1 or (origin, path) in claimed or lower.size == 0:
+    flat = analysis.flat
+    assert flat is not None
+    for j, changes in enumerate(analysis.changes):
+        for path, old, new in changes:
+            origin = flat.layer_of(old)
+            size = flat.sizes[old]
+            if origin < 1 or (origin, path) in claimed or size == 0:
                 continue
-            a = lower.info
-            if upper is None:
+            if new is None:
                 total, paths = deleted.get((origin, j), (0, []))
                 paths.append(path)
-                deleted[(origin, j)] = (total + lower.size, paths)
+                deleted[(origin, j)] = (total + size, paths)
                 claimed.add((origin, path))
                 continue
-            b = upper.info
-            if (upper.layer == j and a is not None and b is not None and a.type == b.type == REG
-                    and a.digest == b.digest and a.size == b.size
+            a, b = flat.entry(old), flat.entry(new)
+            if (a.type == b.type == REG and a.digest == b.digest and a.size == b.size
                     and (a.mode, a.uid, a.gid) != (b.mode, b.uid, b.gid)):
                 total, paths = chmods.get((origin, j), (0, []))
                 paths.append(path)
@@ -190,19 +149,32 @@ def _change_hints(analysis: Analysis, claimed: set) -> list[Hint]:
     return out
 
 
-def _duplicate_hints(analysis: Analysis, claimed: set) -> list[Hint]:
+def _regular(entries: Entries) -> array:
+    """The indexes of the non-empty regular files (with C-level iteration: layers are long)."""
+    return array("q", compress(range(len(entries)), map(and_, map(REG.__eq__, entries.types), map(bool, entries.sizes))))
+
+
+def _duplicate_hints(analysis: Analysis, claimed: set, regular: list[array]) -> list[Hint]:
     layers = analysis.image.layers
-    base = {(e.digest, e.size) for e in layers[0].entries if e.type == REG and e.size > 0} if layers else set()
     # Most content is added once: count the digests first, then look closer only at the repeated
-    counts = Counter(e.digest for layer in layers[1:] for e in layer.entries if e.type == REG and e.size > 0)
-    base_digests = {digest for digest, _ in base}
-    repeated = {digest for digest, n in counts.items() if n > 1 or digest in base_digests}
+    counts = Counter(chain.from_iterable(map(layer.entries.digests.__getitem__, regular[layer.index])
+                                         for layer in layers[1:]))
+    base: set[tuple[int, int]] = set()
+    if layers and counts:  # the base image's contents that a user layer adds again
+        first = layers[0].entries
+        again = compress(regular[0], map(counts.__contains__, map(first.digests.__getitem__, regular[0])))
+        base = {(first.digests[i], first.sizes[i]) for i in again}
+    repeated = {digest for digest, _ in base}
+    if len(counts) < sum(counts.values()):
+        repeated.update(digest for digest, n in counts.items() if n > 1)
     by_content: dict[tuple[int, int], list[tuple[int, str]]] = {}
     for layer in layers[1:]:
-        for entry in layer.entries:
-            if entry.digest in repeated and entry.type == REG and entry.size > 0 \
-                    and (layer.index, entry.path) not in claimed:
-                by_content.setdefault((entry.digest, entry.size), []).append((layer.index, entry.path))
+        entries = layer.entries
+        digests = entries.digests
+        for i in compress(regular[layer.index], map(repeated.__contains__, map(digests.__getitem__, regular[layer.index]))):
+            path = entries.paths[i]
+            if (layer.index, path) not in claimed:
+                by_content.setdefault((digests[i], entries.sizes[i]), []).append((layer.index, path))
     out = []
     for (digest, size), where in by_content.items():
         in_base = (digest, size) in base
@@ -222,13 +194,18 @@ def _duplicate_hints(analysis: Analysis, claimed: set) -> list[Hint]:
     return out
 
 
-def _large_hints(analysis: Analysis, claimed: set) -> list[Hint]:
-    final = analysis.trees[-1] if analysis.trees else None
+def _large_hints(analysis: Analysis, claimed: set, regular: list[array]) -> list[Hint]:
+    flat = analysis.flat
+    assert flat is not None
     out = []
     for layer in analysis.image.layers[1:]:
-        big = [(e.path, e.size) for e in layer.entries
-               if e.type == REG and e.size >= LARGE_FILE and (layer.index, e.path) not in claimed
-               and final is not None and (n := final.get(e.path)) is not None and n.layer == layer.index]
+        entries = layer.entries
+        files = regular[layer.index]
+        large = compress(files, map(LARGE_FILE.__le__, map(entries.sizes.__getitem__, files)))
+        big = [(entries.paths[i], entries.sizes[i]) for i in large
+               if (layer.index, entries.paths[i]) not in claimed
+               and (ref := flat.refs.get(entries.paths[i])) is not None and ref != IMPLIED
+               and flat.layer_of(ref) == layer.index]
         if not big:
             continue
         total = sum(size for _, size in big)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dive_py.model.fileinfo import FileInfo
+from dive_py.model.entries import Entries
 
 MISSING_COMMAND = "(missing)"
 
@@ -41,9 +41,13 @@ class Layer:
     digest: str  # the diff ID, sha256 of the uncompressed tar
     blob_id: str  # the layer's name in its source (legacy folder name or blob hex)
     history: HistoryStep | None
-    entries: tuple[FileInfo, ...]
+    entries: Entries  # any sequence of FileInfo given is stored as Entries
     size: int
     error: str = ""  # why the layer could not be read (then it has no entries); "" if it was
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.entries, Entries):
+            object.__setattr__(self, "entries", Entries.of(self.entries))
 
     @property
     def command(self) -> str:

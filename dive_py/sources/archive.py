@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from dive_py.errors import ArchiveError
+from dive_py.model.entries import EMPTY
 from dive_py.model.fileinfo import FileInfo, normalise_path
 from dive_py.sources.layer_tar import Prefixed, read_layer
 from dive_py.sources import parallel
@@ -504,7 +505,7 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
                 except ArchiveError as exc:
                     if not keep_broken:
                         raise
-                    data = ((), 0)
+                    data = (EMPTY, 0)
                     errors[index] = str(exc)
                 else:
                     if cache is not None and found is not None and found.diff_id and (

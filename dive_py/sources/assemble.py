@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from dive_py.model.entries import EMPTY
 from dive_py.model.image import Image, Layer, pair_history, parse_history
 from dive_py.sources.archive import ImageParts, ImagePlan, LayerData
 
 # A layer not read yet: no entries, size unknown (the explorer shows the list before the contents)
-PENDING: LayerData = ((), 0)
+PENDING: LayerData = (EMPTY, 0)
 
 
 def _blob_id(path: str) -> str:

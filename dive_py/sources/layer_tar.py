@@ -1,4 +1,4 @@
-"""One layer stream (plain tar, gzip or zstd, sniffed by magic bytes) -> FileInfo records.
+"""One layer stream (plain tar, gzip or zstd, sniffed by magic bytes) -> its entries (Entries).
 
 The stream is read once, front to back (sources.tarscan); file contents go through xxhash64
 and are dropped. A compressed layer is decompressed in a helper thread, a few megabyte chunks
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from array import array
 import zlib
 from collections.abc import Callable
 from itertools import compress
@@ -21,7 +22,8 @@ from isal import igzip, isal_zlib
 
 from dive_py.errors import ArchiveError
 from dive_py.gcpause import collector_paused
-from dive_py.model.fileinfo import FileInfo, normalise_paths
+from dive_py.model.entries import EMPTY, Entries
+from dive_py.model.fileinfo import normalise_paths
 from dive_py.sources.tarscan import scan
 from dive_py.sources.streams import CHUNK as AHEAD_CHUNK
 from dive_py.sources.streams import PassThrough, ReadAhead, read_exactly
@@ -89,7 +91,7 @@ def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
 
 
 def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None,
-               hashes: LayerHashes | None = None) -> tuple[tuple[FileInfo, ...], int]:
+               hashes: LayerHashes | None = None) -> tuple[Entries, int]:
     """Read every entry of one layer blob. Returns the entries (tar order) and dive's size.
 
     `where` names the layer in error messages. Any corruption raises ArchiveError: a broken
@@ -98,7 +100,7 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     """
     if progress is not None:
         stream = _Counting(stream, progress)  # type: ignore[assignment]
-    entries: list[FileInfo] = []
+    entries = EMPTY
     size = 0
     kind = "layer"
     ahead = None
@@ -109,7 +111,7 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
         if hashes is not None:
             plain = hashes.plain(plain, kind)
         with collector_paused():  # hundreds of thousands of acyclic objects: see dive_py.gcpause
-            size = _read_entries(plain, entries)
+            entries, size = _read_entries(plain)
         drain(plain)
     except ArchiveError:
         raise
@@ -129,19 +131,26 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
             ahead.close()
         if hashes is not None:
             hashes.close()
-    return tuple(entries), size
+    return entries, size
 
 
-def _read_entries(plain: BinaryIO, entries: list[FileInfo]) -> int:
-    """Append a layer's entries, in tar order, leaving out the root itself; their total size."""
-    size = 0
-    for names, kinds, sizes, modes, uids, gids, links, digests in scan(plain):
-        paths = normalise_paths(names)
-        if "" in paths:
-            keep = [bool(path) for path in paths]
-            paths, kinds, sizes, modes, uids, gids, links, digests = (
-                list(compress(column, keep))
-                for column in (paths, kinds, sizes, modes, uids, gids, links, digests))
-        entries.extend(map(FileInfo, paths, kinds, sizes, modes, uids, gids, links, digests))
-        size += sum(sizes)
-    return size
+def _read_entries(plain: BinaryIO) -> tuple[Entries, int]:
+    """A layer's entries, in tar order, leaving out the root itself; their total size."""
+    paths: list[str] = []
+    types: list[str] = []
+    links: list[str] = []
+    numbers = [array("q") for _ in range(4)]  # sizes, modes, uids, gids
+    digests = array("Q")
+    for names, kinds, *columns in scan(plain):
+        names = normalise_paths(names)
+        if "" in names:
+            keep = [bool(path) for path in names]
+            names, kinds, *columns = (list(compress(column, keep)) for column in (names, kinds, *columns))
+        paths += names
+        types += kinds
+        for arr, column in zip(numbers, columns):
+            arr.extend(column)
+        links += columns[4]
+        digests.extend(columns[5])
+    entries = Entries(paths, "".join(types), *numbers, links, digests)
+    return entries, sum(entries.sizes)

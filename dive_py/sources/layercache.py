@@ -9,8 +9,8 @@ Layout: $XDG_CACHE_HOME/divepy/v1/layers/<hex>, .../configs/<hex> and .../paths/
 layer paths of an engine's export of that image, so the layer IDs shown stay the same) and
 .../summaries/<hex> (an analysis's report figures, see dive_py.analysis.summary). A layer entry is
 a header (magic, format version, Python's marshal version, xxh64 of the payload) and a
-zstd-compressed marshal of the entry columns (paths, types, sizes, modes, uids, gids, links,
-digests). Columns compress well (paths share prefixes) and load in one call. marshal is not
+zstd-compressed marshal of the entry columns (paths, types, then sizes, modes, uids, gids as
+bytes of 64-bit arrays, links, digests as bytes). Columns compress well (paths share prefixes) and load in one call. marshal is not
 made for untrusted bytes; the checksum rejects torn or edited files, and the cache directory
 is the user's own. Anything that does not check out is ignored, deleted and rebuilt.
 
@@ -30,16 +30,17 @@ import tempfile
 import xxhash
 import zstandard
 
-from dive_py.model.fileinfo import FileInfo
+from dive_py.model.entries import Entries
 
-FORMAT = 1
+FORMAT = 2  # of an entry; 2: entry numbers as arrays (Entries.columns). Older ones are rebuilt.
+LAYOUT = "v1"  # of the directories
 MAGIC = b"DIVEPYL\0"
 _HEADER = struct.Struct("<8sHHQ")  # magic, format, marshal version, xxh64 of the payload
 DEFAULT_LIMIT = 1 << 30
 KINDS = ("layers", "configs", "paths", "summaries")
 _HEX = frozenset("0123456789abcdef")
 
-LayerData = tuple[tuple[FileInfo, ...], int]
+LayerData = tuple[Entries, int]
 
 
 def default_root() -> str:
@@ -85,19 +86,17 @@ def unframe(blob: bytes) -> object:
 
 
 def columns(data: LayerData) -> tuple:
-    """A layer as plain columns (size, paths, types, sizes, modes, uids, gids, links, digests)."""
+    """A layer as plain values: its size, then its entries' columns (Entries.columns)."""
     entries, size = data
-    return (size, [e.path for e in entries], [e.type for e in entries], [e.size for e in entries],
-            [e.mode for e in entries], [e.uid for e in entries], [e.gid for e in entries],
-            [e.link for e in entries], [e.digest for e in entries])
+    return (size, *Entries.of(entries).columns())
 
 
 def from_columns(value: object) -> LayerData:
     """The layer `columns` made; ValueError or TypeError if `value` is not such columns."""
     size, *cols = value  # type: ignore[misc]
-    if not isinstance(size, int) or len(cols) != 8 or len({len(c) for c in cols}) != 1:
+    if not isinstance(size, int):
         raise ValueError("not layer columns")
-    return tuple(map(FileInfo, *cols)), size
+    return Entries.from_columns(cols), size
 
 
 def encode(data: LayerData) -> bytes:
@@ -116,7 +115,7 @@ class LayerCache:
     """Parsed layers and image configs on disk. Every failure to read or write is a miss."""
 
     def __init__(self, root: str | None = None, limit: int | None = None):
-        self.root = os.path.join(root or default_root(), f"v{FORMAT}")
+        self.root = os.path.join(root or default_root(), LAYOUT)
         self.limit = _limit() if limit is None else limit
         self.hits = 0
         self.misses = 0

@@ -12,8 +12,7 @@ raises them, and also for a broken header after the first one, which tarfile tak
 end of the archive), so callers handle them as before.
 
 `scan` yields batches of columns (tarheaders.Columns): names as tarfile gives them, FileInfo
-types, sizes, modes, uids, gids, link names, digests. Equal numbers within a scan are one
-object, so a layer of 300,000 files does not hold 300,000 copies of 0o644.
+types, sizes, modes, uids, gids, link names, digests (layer_tar keeps them in Entries).
 """
 
 from __future__ import annotations
@@ -298,15 +297,7 @@ def _walk(reader: _Reader) -> tuple[list[int], int, bool]:
 def scan(raw: BinaryIO) -> Iterator[Columns]:
     """Batches of members in archive order, as columns: names, FileInfo types, sizes, modes,
     uids, gids, link names and digests (xxhash64 of the contents, 0 for directories, the
-    empty hash for anything that is not a regular file). Equal sizes, modes, uids and gids
-    are one object for the whole scan."""
-    seen: dict[int, int] = {}
-    for names, kinds, sizes, modes, uids, gids, links, digests in _scan(raw):
-        yield (names, kinds, list(map(seen.setdefault, sizes, sizes)), list(map(seen.setdefault, modes, modes)),
-               list(map(seen.setdefault, uids, uids)), list(map(seen.setdefault, gids, gids)), links, digests)
-
-
-def _scan(raw: BinaryIO) -> Iterator[Columns]:
+    empty hash for anything that is not a regular file)."""
     reader = _Reader(raw)
     min_batch = MIN_BATCH
     while True:

@@ -270,6 +270,7 @@ class DiveApp(FileActions, App[int]):
                 return
             self.post_message(ImageLoaded(total, len(image.layers)))
             analysis = analyze(image)
+            analysis.trees  # built here, off the UI thread
         except _LoadCancelled:
             return
         except Exception as exc:  # noqa: BLE001 (shown in the UI, see LoadFailed.of)
