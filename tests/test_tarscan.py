@@ -470,3 +470,21 @@ def test_a_layer_of_big_files_does_not_import_numpy(tmp_path):
         out = subprocess.run([sys.executable, "-c", probe, str(layer)], capture_output=True, text=True,
                              check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
         assert out.stdout.strip() == imported
+
+
+def test_a_number_beyond_64_bits_is_a_clean_error():
+    """tarfile reads base-256 numbers of any length (a 12-byte size field holds 88 bits, and a
+    directory's size is never skipped over); the entry columns hold 64 bits."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("huge-dir")
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+    header = bytearray(out.getvalue()[:512])
+    header[124:136] = b"\x80" + (2**70).to_bytes(11, "big")
+    header[148:156] = b"        "
+    header[148:156] = b"%06o\0 " % sum(header)
+    with tarfile.open(fileobj=io.BytesIO(bytes(header) + bytes(1024))) as tar:
+        assert tar.getmembers()[0].size == 2**70  # tarfile reads it
+    with pytest.raises(ArchiveError, match=r"^layer: not a valid tar \(a size beyond 64 bits\)$"):
+        read_layer(io.BytesIO(bytes(header) + bytes(1024)), "layer")

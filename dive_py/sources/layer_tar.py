@@ -148,8 +148,11 @@ def _read_entries(plain: BinaryIO) -> tuple[Entries, int]:
             names, kinds, *columns = (list(compress(column, keep)) for column in (names, kinds, *columns))
         paths += names
         types += kinds
-        for arr, column in zip(numbers, columns):
-            arr.extend(column)
+        for arr, column, field in zip(numbers, columns, ("size", "mode", "uid", "gid")):
+            try:
+                arr.extend(column)
+            except OverflowError:  # base-256 numbers can be any length; no image needs 2**63
+                raise tarfile.ReadError(f"a {field} beyond 64 bits") from None
         links += columns[4]
         digests.extend(columns[5])
     entries = Entries(paths, "".join(types), *numbers, links, digests)
