@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from dive_py.analysis.gosort import go_sort
+from dive_py.analysis.gosort import go_sort, go_sort_by_key
 
 
 def by_key(a, b):
@@ -165,3 +165,22 @@ def test_heap_30_reaches_heap_sort(monkeypatch):
     go_order(HEAP_30)
     assert len(spans) == 1
     assert len(set(spans[0])) < len(spans[0])
+
+
+@pytest.mark.parametrize("name", sorted(GO_EXACT) + sorted(GO_HASHES))
+def test_by_key_gives_go_sort_order(name):
+    keys = (GO_EXACT.get(name) or GO_HASHES[name])[0]
+    items = [(k, i) for i, k in enumerate(keys)]
+    go_sort_by_key(items, lambda item: item[0])
+    assert [i for _, i in items] == go_order(keys)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_by_key_gives_go_sort_order_on_random_keys(seed):
+    rng = random.Random(seed)
+    for n in [0, 1, 2, 11, 12, 13, 50, 400, 3000]:
+        for key_range in (2, 10, n * n + 1):  # many ties, some, almost surely none
+            keys = [rng.randrange(key_range) for _ in range(n)]
+            items = [(k, i) for i, k in enumerate(keys)]
+            go_sort_by_key(items, lambda item: item[0])
+            assert [i for _, i in items] == go_order(keys), (n, key_range)

@@ -102,3 +102,22 @@ def test_hints_in_json_ci_and_markdown(image, tmp_path):
     text = md.read_text()
     assert "### Hints" in text and "| large-file | 9 |" in text
     assert f"[large-file] saves {11 << 20} bytes" in junit.read_text()
+
+
+def test_shared_contents_are_the_same_counted_either_way():
+    """Few files: a Counter; many: numpy. Both find the contents a user layer adds twice, or
+    adds again over the base image."""
+    from array import array
+    import random
+
+    from dive_py.analysis.hints import shared_contents
+
+    rng = random.Random(5)
+    for _ in range(200):
+        pool = [rng.getrandbits(64) for _ in range(rng.randrange(1, 40))]
+        base = array("Q", rng.choices(pool, k=rng.randrange(0, 30)))
+        user = [array("Q", rng.choices(pool, k=rng.randrange(0, 30))) for _ in range(rng.randrange(1, 4))]
+        everything = [d for layer in user for d in layer]
+        expected = {d for d in everything if everything.count(d) > 1 or d in base}
+        assert shared_contents(base, user, numpy_above=10**9) == expected
+        assert shared_contents(base, user, numpy_above=0) == expected

@@ -9,6 +9,7 @@ from functools import cached_property
 
 from dive_py.analysis.efficiency import Efficiency, Inefficiency, Tally
 from dive_py.gcpause import collector_paused, without_collector
+from dive_py.heap import release_freed_memory
 from dive_py.model.entries import Entries
 from dive_py.model.fileinfo import FileInfo
 from dive_py.model.filetree import Node, stack_all
@@ -125,6 +126,8 @@ class Analyzer:
             self._tally.add(layer, self._flat)
             self._changes.append(self._flat.add(layer))
             self._entries.append(entries)
+        del layer  # its tables: given back before the next layer builds its own
+        release_freed_memory()
 
     def fits(self, image: Image) -> bool:
         """Whether exactly this image's layers were added, in order."""

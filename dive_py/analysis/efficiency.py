@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from dive_py.analysis.gosort import go_sort
+from dive_py.analysis.gosort import go_sort_by_key
 from dive_py.analysis.layertree import LayerNodes, dive_layer_nodes, dive_order
 from dive_py.model.entries import Entries
 from dive_py.model.fileinfo import OPAQUE_MARKER, WHITEOUT_PREFIX
@@ -170,6 +170,6 @@ class Tally:
         for seen_again in self._repeated:
             order = {path: key for path, key in seen_again}
             matches.extend((order[path], again[order[path]]) for path in dive_order(order))
-        go_sort(matches, lambda a, b: a[1][0] < b[1][0])
+        go_sort_by_key(matches, lambda match: match[1][0])
         ordered = tuple(Inefficiency("/" + path, r[2], r[0], r[1]) for path, r in reversed(matches))
         return Efficiency(score, ordered)

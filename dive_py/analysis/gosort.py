@@ -49,6 +49,37 @@ class _Data:
         items[i], items[j] = items[j], items[i]
 
 
+class _KeyData:
+    """Go's sort.Interface over a list and its keys, compared with `<`: the same calls as
+    _Data with less(a, b) = key(a) < key(b), without a Python call per comparison."""
+
+    __slots__ = ("items", "keys")
+
+    def __init__(self, items: list, keys: list) -> None:
+        self.items = items
+        self.keys = keys
+
+    def less(self, i: int, j: int) -> bool:
+        keys = self.keys
+        return keys[i] < keys[j]
+
+    def swap(self, i: int, j: int) -> None:
+        items, keys = self.items, self.keys
+        items[i], items[j] = items[j], items[i]
+        keys[i], keys[j] = keys[j], keys[i]
+
+
+def go_sort_by_key(items: list, key: Callable[[Any], Any]) -> None:
+    """``go_sort(items, lambda a, b: key(a) < key(b))``, faster. Where no two keys are equal
+    there are no ties, and every sort gives Go's order: Python's own sort does it."""
+    keys = [key(item) for item in items]
+    if len(set(keys)) == len(keys):
+        items.sort(key=key)
+        return
+    if len(items) > 1:
+        _pdqsort(_KeyData(items, keys), 0, len(items), len(items).bit_length())  # type: ignore[arg-type]
+
+
 def go_sort(items: list, less: Callable[[Any, Any], bool]) -> None:
     """Sort ``items`` in place exactly like Go's ``sort.Sort``.
 

@@ -154,19 +154,46 @@ def _regular(entries: Entries) -> array:
     return array("q", compress(range(len(entries)), map(and_, map(REG.__eq__, entries.types), map(bool, entries.sizes))))
 
 
+NUMPY_ABOVE = 50_000  # files in user layers from which shared contents are found with numpy
+
+
+def shared_contents(base: array, user: list[array], numpy_above: int = NUMPY_ABOVE) -> set[int]:
+    """The digests in `user` (one array per user layer) that occur twice there, or also in
+    `base`. Most contents occur once; with many files, numpy counts them in 8 bytes each where
+    a Counter would hold an int object and a table slot for every one of them."""
+    if sum(map(len, user)) <= numpy_above:
+        counts = Counter(chain.from_iterable(user))
+        shared = {digest for digest in base if digest in counts}
+        if len(counts) < sum(counts.values()):
+            shared.update(digest for digest, n in counts.items() if n > 1)
+        return shared
+    import numpy as np
+
+    # sorted in place, and looked up in the sorted base: no temporary much larger than the input
+    found = np.concatenate([np.frombuffer(d, np.uint64) for d in user])
+    found.sort()
+    shared = set(found[1:][found[1:] == found[:-1]].tolist())
+    if len(base):
+        known = np.sort(np.frombuffer(base, np.uint64))
+        at = np.searchsorted(known, found)
+        at[at == len(known)] = 0
+        shared.update(found[known[at] == found].tolist())
+    return shared
+
+
 def _duplicate_hints(analysis: Analysis, claimed: set, regular: list[array]) -> list[Hint]:
     layers = analysis.image.layers
-    # Most content is added once: count the digests first, then look closer only at the repeated
-    counts = Counter(chain.from_iterable(map(layer.entries.digests.__getitem__, regular[layer.index])
-                                         for layer in layers[1:]))
-    base: set[tuple[int, int]] = set()
-    if layers and counts:  # the base image's contents that a user layer adds again
-        first = layers[0].entries
-        again = compress(regular[0], map(counts.__contains__, map(first.digests.__getitem__, regular[0])))
-        base = {(first.digests[i], first.sizes[i]) for i in again}
-    repeated = {digest for digest, _ in base}
-    if len(counts) < sum(counts.values()):
-        repeated.update(digest for digest, n in counts.items() if n > 1)
+    if len(layers) < 2:
+        return []
+
+    def digests(layer) -> array:
+        return array("Q", map(layer.entries.digests.__getitem__, regular[layer.index]))
+
+    # Most content is added once: find the repeated first, then look closer only at those
+    repeated = shared_contents(digests(layers[0]), [digests(layer) for layer in layers[1:]])
+    first = layers[0].entries
+    again = compress(regular[0], map(repeated.__contains__, map(first.digests.__getitem__, regular[0])))
+    base = {(first.digests[i], first.sizes[i]) for i in again}  # the base's contents added again
     by_content: dict[tuple[int, int], list[tuple[int, str]]] = {}
     for layer in layers[1:]:
         entries = layer.entries

@@ -11,62 +11,22 @@ scanned on another.
 
 from __future__ import annotations
 
-import ctypes
 import io
-import platform
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from dive_py.heap import limit_arenas, release_freed_memory
+
 CHUNK = 512 << 10  # what a ReadAhead thread reads at a time (and zstd takes in at a time)
 DEPTH = 3  # chunks read ahead: enough to keep both threads busy, few enough to stay lean
 
 
-_M_ARENA_MAX = -8  # glibc's mallopt parameter
-_arenas_limited = False
-_libc: Any = None
-
-
-def _glibc() -> Any:
-    """The C library, if it is glibc (None elsewhere: nothing here is needed for correctness)."""
-    global _libc
-    if _libc is None:
-        _libc = False
-        if platform.libc_ver()[0] == "glibc":
-            try:
-                _libc = ctypes.CDLL(None)
-            except OSError:
-                pass
-    return _libc or None
-
-
-def release_freed_memory() -> None:
-    """Give the heap's free pages back to the system (glibc's malloc_trim).
-
-    A layer read leaves megabyte chunks freed in the middle of the heap, where glibc keeps them
-    (it only gives back the top); the analysis after the read then grew on top of them, and the
-    1 GB zstd benchmark image peaked 10 MB higher."""
-    libc = _glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
-
-
 def start_thread(target: Callable[..., None], *args: Any, name: str) -> threading.Thread:
-    """Start a daemon helper thread, with glibc kept to one malloc arena first.
-
-    glibc gives each thread that allocates a heap (arena) of its own; the megabyte chunks that
-    helper threads allocate and free then sit in several heaps at once (reading the 1 GB zstd
-    benchmark image peaked at 75 MB instead of 48), and each arena reserves 64 MB of address
-    space. One arena costs nothing here: helper threads allocate a few large buffers, not many
-    small objects.
-    """
-    global _arenas_limited
-    if not _arenas_limited:
-        _arenas_limited = True
-        libc = _glibc()
-        if libc is not None:
-            libc.mallopt(_M_ARENA_MAX, 1)
+    """Start a daemon helper thread, with glibc kept to one malloc arena first (see
+    dive_py.heap.limit_arenas)."""
+    limit_arenas()
     thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     thread.start()
     return thread
