@@ -24,11 +24,13 @@ import selectors
 import struct
 import threading
 from collections.abc import Iterator
+from dataclasses import astuple
 
 from dive_py.errors import ArchiveError
 from dive_py.sources.layercache import LayerData, columns, from_columns
+from dive_py.sources.verify import Digests
 
-Result = tuple[LayerData | ArchiveError, "Digests | None"]
+Result = tuple[LayerData | ArchiveError, Digests | None]
 _TASK = struct.Struct("<i")
 _LENGTH = struct.Struct("<Q")
 
@@ -47,14 +49,16 @@ def workers(layers: int) -> int:
 
 
 def _answer(blobs, path: str) -> bytes:
-    """What a worker sends back for one layer (pickled: marshalled columns, or the error)."""
+    """What a worker sends back for one layer: b"O" and the marshalled entry columns and
+    digests, or b"E" and the error's text, or b"R" and the exception to raise (pickled)."""
     try:
         data = blobs.layer(path)
     except ArchiveError as exc:
-        return pickle.dumps(("error", str(exc)))
+        return b"E" + pickle.dumps(str(exc))
     except BaseException as exc:  # noqa: BLE001 (MemoryError and the like: raised in the parent)
-        return pickle.dumps(("raise", exc))
-    return pickle.dumps(("ok", marshal.dumps(columns(data)), blobs.digests(path)))
+        return b"R" + pickle.dumps(exc)
+    found = blobs.digests(path)
+    return b"O" + marshal.dumps((columns(data), None if found is None else astuple(found)))
 
 
 def _serve(blobs, paths: list[str], tasks: int, results: int) -> None:
@@ -93,13 +97,15 @@ class _Worker:
         self.index = index
         os.write(self.task_w, _TASK.pack(index))
 
-    def answer(self) -> bytes | None:
-        """A complete answer, if one has arrived."""
+    def answer(self) -> bytearray | None:
+        """A complete answer, if one has arrived (without copying it: answers are megabytes)."""
         if len(self.buffer) >= _LENGTH.size:
             (size,) = _LENGTH.unpack_from(self.buffer)
-            if len(self.buffer) >= _LENGTH.size + size:
-                answer = bytes(self.buffer[_LENGTH.size:_LENGTH.size + size])
-                del self.buffer[:_LENGTH.size + size]
+            end = _LENGTH.size + size
+            if len(self.buffer) >= end:
+                answer, self.buffer = self.buffer, self.buffer[end:]
+                del answer[end:]
+                del answer[:_LENGTH.size]
                 return answer
         return None
 
@@ -170,10 +176,12 @@ class Workers:
         self._pool = []
 
 
-def _result(answer: bytes) -> Result:
-    kind, *rest = pickle.loads(answer)  # from our own child: trusted
-    if kind == "raise":
-        raise rest[0]
-    if kind == "error":
-        return ArchiveError(rest[0]), None
-    return from_columns(marshal.loads(rest[0])), rest[1]
+def _result(answer: bytearray) -> Result:
+    kind, payload = answer[:1], memoryview(answer)[1:]  # from our own child: trusted
+    if kind == b"R":
+        raise pickle.loads(payload)
+    if kind == b"E":
+        return ArchiveError(pickle.loads(payload)), None
+    value, found = marshal.loads(payload)
+    payload.release()
+    return from_columns(value), None if found is None else Digests(*found)
