@@ -1,9 +1,10 @@
 """Efficiency, wasted bytes and inefficient files, computed exactly as dive 0.13.1 does.
 
 For every layer, every leaf of dive's layer tree is visited (files, links, empty dirs,
-whiteouts). A whiteout counts the size of the subtree it deletes, looked up in the merged
-tree below; a deleted file counts 0. Per path: cumulative size, minimum size, copies.
-A path seen in two or more layers is inefficient.
+whiteouts). A whiteout counts the size of the subtree it deletes, looked up in the image
+below (dive_py.model.flat); a deleted file counts 0. Per path: cumulative size, minimum size,
+copies. A path seen in two or more layers is inefficient. A layer without whiteouts (most)
+is counted with set operations: its leaves are the paths that are nobody's parent.
 
 Where dive is wrong we differ on purpose, and only there: an opaque directory marker is read
 as the explicit whiteouts it stands for (one `.wh.NAME` for each child the layers below hold

@@ -42,6 +42,8 @@ class Entries(Sequence[FileInfo]):
         if isinstance(infos, Entries):
             return infos
         infos = list(infos)
+        if not infos:
+            return EMPTY
         return cls([e.path for e in infos], "".join(e.type for e in infos),
                    array("q", [e.size for e in infos]), array("q", [e.mode for e in infos]),
                    array("q", [e.uid for e in infos]), array("q", [e.gid for e in infos]),

@@ -18,7 +18,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 
 from dive_py.model.entries import Entries
-from dive_py.model.fileinfo import DIR, META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX
+from dive_py.model.fileinfo import DIR, META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, FileInfo
 
 IMPLIED = 0
 
@@ -94,7 +94,7 @@ class FlatImage:
     def layer_of(self, ref: int) -> int:
         return bisect_right(self.starts, ref) - 1
 
-    def entry(self, ref: int):
+    def entry(self, ref: int) -> FileInfo:
         """The FileInfo a ref (not IMPLIED) stands for."""
         layer = self.layer_of(ref)
         return self.layers[layer][ref - self.starts[layer]]
@@ -112,7 +112,7 @@ class FlatImage:
             return []
         if "" in roots:
             return list(self.refs)
-        if len(roots) <= 16:
+        if len(roots) <= 16:  # each path tries every prefix: beyond a few, walking up is cheaper
             prefixes = tuple(root + "/" for root in roots)
             return [path for path in self.refs if path.startswith(prefixes)]
         out = []
@@ -169,10 +169,10 @@ class FlatImage:
                     whiteouts.add(f"{parent}/{target}" if parent else target)
             else:
                 own[path] = i
-        # a marked directory is implied, unless it is also whited out and holds nothing of
-        # this layer (then it is only gone)
         implied = implied_dirs(own, [*map(parent_of, own), *map(parent_of, whiteouts),
                                      *map(parent_of, opaque), *map(parent_of, marked)])
+        # a marked directory is implied too, unless it is also whited out and holds nothing of
+        # this layer (then it is only gone)
         implied.update((opaque | marked).difference(own, whiteouts, ("",)))
         types = self.types
         files = {path for path, ref in own.items() if types[ref] != DIR}

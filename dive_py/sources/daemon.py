@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dive_py.errors import ArchiveError, SourceError
+from dive_py.model.entries import EMPTY
 from dive_py.model.image import Image, Storage
 from dive_py.sources.archive import ImagePlan, Progress, StreamedTar, image_plan, read_layers
 from dive_py.sources.assemble import PENDING, image_from_plan
@@ -173,7 +174,7 @@ def _outline(client: Any, image: Any, ref: str, engine: str) -> Image:
     sizes += [0] * (len(diff_ids) - len(sizes))
     plan = ImagePlan({"history": history, "rootfs": {"diff_ids": diff_ids}}, "", list(diff_ids),
                      list(image.tags))
-    return image_from_plan(plan, [((), size) for size in sizes[:len(diff_ids)]], ref, engine, image.id)
+    return image_from_plan(plan, [(EMPTY, size) for size in sizes[:len(diff_ids)]], ref, engine, image.id)
 
 
 def _cached_plan(image: Any, cache: LayerCache) -> ImagePlan | None:
