@@ -64,13 +64,13 @@ class Figures:
 
 @dataclass(frozen=True)
 class Analysis(Figures):
-    """An image's analysis: the figures, from the flat image (dive_py.model.flat) and the
-    changes each layer made, and on demand the merged tree of every layer (the explorer's)."""
+    """An image's analysis: its figures, and on demand the merged tree of every layer (the
+    explorer's)."""
 
     image: Image
     efficiency: Efficiency
-    flat: FlatImage | None = None  # the final image, flat; None: only `trees` were given
-    changes: tuple[list[Change], ...] = ()  # per layer: what it did to the files below
+    final_size: int  # bytes of the files the final image really contains
+    hints: tuple  # Dockerfile fixes with the bytes each saves (dive_py.analysis.hints.Hint)
     given_trees: tuple[Node, ...] | None = field(default=None, repr=False)
 
     @cached_property
@@ -80,25 +80,6 @@ class Analysis(Figures):
             return self.given_trees
         with collector_paused():
             return tuple(stack_all(layer.entries for layer in self.image.layers))
-
-    @cached_property
-    def final_size(self) -> int:
-        """Bytes of the files the final image really contains."""
-        if self.flat is not None:
-            return self.flat.total_size()
-        return self.trees[-1].total_size() if self.trees else 0
-
-    @cached_property
-    def hints(self) -> list:
-        """Dockerfile fixes with the bytes each saves (dive_py.analysis.hints.Hint); none for
-        an analysis made of given trees (the diff view's two final trees are no layers)."""
-        from dive_py.analysis.hints import hints
-
-        if self.flat is None:
-            return []
-
-        with collector_paused():
-            return hints(self)
 
 
 @without_collector
@@ -135,6 +116,12 @@ class Analyzer:
             added is layer.entries for added, layer in zip(self._entries, image.layers))
 
     def result(self, image: Image) -> Analysis:
+        """The analysis; the flat image and the changes, which only the hints read, are
+        dropped here (the explorer keeps the trees instead)."""
+        from dive_py.analysis.hints import hints
+
         if not self.fits(image):
             raise ValueError("the layers added are not this image's")
-        return Analysis(image, self._tally.result(), self._flat, tuple(self._changes))
+        with collector_paused():
+            found = tuple(hints(image, self._flat, self._changes))
+        return Analysis(image, self._tally.result(), self._flat.total_size(), found)

@@ -15,15 +15,16 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, compress
 from operator import and_
 
-from dive_py.analysis.analyze import Analysis
 from dive_py.ci.goformat import go_bytes
 from dive_py.model.entries import Entries
 from dive_py.model.fileinfo import REG
-from dive_py.model.flat import IMPLIED
+from dive_py.model.flat import IMPLIED, Change, FlatImage
+from dive_py.model.image import Image
 
 LARGE_FILE = 10 << 20
 MAX_PATHS = 20  # paths listed per hint
@@ -71,21 +72,23 @@ def _listed(paths) -> tuple[str, ...]:
     return tuple(sorted("/" + p for p in paths)[:MAX_PATHS])
 
 
-def hints(analysis: Analysis) -> list[Hint]:
+def hints(image: Image, flat: FlatImage, changes: Sequence[list[Change]]) -> list[Hint]:
+    """The hints for an image; `flat`: its final image, `changes`: what each layer did to
+    the files below it (dive_py.model.flat)."""
     out: list[Hint] = []
     claimed: set[tuple[int, str]] = set()  # (layer, path) already explained by a hint
-    out += _cache_hints(analysis, claimed)
-    out += _change_hints(analysis, claimed)
-    regular = [_regular(layer.entries) for layer in analysis.image.layers]
-    out += _duplicate_hints(analysis, claimed, regular)
-    out += _large_hints(analysis, claimed, regular)
+    out += _cache_hints(image, claimed)
+    out += _change_hints(flat, changes, claimed)
+    regular = [_regular(layer.entries) for layer in image.layers]
+    out += _duplicate_hints(image, claimed, regular)
+    out += _large_hints(image, flat, claimed, regular)
     out.sort(key=lambda h: (-h.bytes_saved, h.kind, h.layers))
     return out
 
 
-def _cache_hints(analysis: Analysis, claimed: set) -> list[Hint]:
+def _cache_hints(image: Image, claimed: set) -> list[Hint]:
     out = []
-    for layer in analysis.image.layers[1:]:
+    for layer in image.layers[1:]:
         entries = layer.entries
         found: dict[str, tuple[int, set[str], str]] = {}
         for i in compress(range(len(entries)), map(_CACHE_RE.match, entries.paths)):
@@ -108,13 +111,11 @@ def _cache_hints(analysis: Analysis, claimed: set) -> list[Hint]:
     return out
 
 
-def _change_hints(analysis: Analysis, claimed: set) -> list[Hint]:
+def _change_hints(flat: FlatImage, changes_by_layer: Sequence[list[Change]], claimed: set) -> list[Hint]:
     """deleted-later and attributes-only, from what each layer did to the files below it."""
     deleted: dict[tuple[int, int], tuple[int, list[str]]] = {}
     chmods: dict[tuple[int, int], tuple[int, list[str]]] = {}
-    flat = analysis.flat
-    assert flat is not None
-    for j, changes in enumerate(analysis.changes):
+    for j, changes in enumerate(changes_by_layer):
         for path, old, new in changes:
             origin = flat.layer_of(old)
             size = flat.sizes[old]
@@ -181,8 +182,8 @@ def shared_contents(base: array, user: list[array], numpy_above: int = NUMPY_ABO
     return shared
 
 
-def _duplicate_hints(analysis: Analysis, claimed: set, regular: list[array]) -> list[Hint]:
-    layers = analysis.image.layers
+def _duplicate_hints(image: Image, claimed: set, regular: list[array]) -> list[Hint]:
+    layers = image.layers
     if len(layers) < 2:
         return []
 
@@ -221,11 +222,9 @@ def _duplicate_hints(analysis: Analysis, claimed: set, regular: list[array]) -> 
     return out
 
 
-def _large_hints(analysis: Analysis, claimed: set, regular: list[array]) -> list[Hint]:
-    flat = analysis.flat
-    assert flat is not None
+def _large_hints(image: Image, flat: FlatImage, claimed: set, regular: list[array]) -> list[Hint]:
     out = []
-    for layer in analysis.image.layers[1:]:
+    for layer in image.layers[1:]:
         entries = layer.entries
         files = regular[layer.index]
         large = compress(files, map(LARGE_FILE.__le__, map(entries.sizes.__getitem__, files)))

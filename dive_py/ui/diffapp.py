@@ -48,7 +48,7 @@ def pair_analysis(diff: ImageDiff) -> Analysis:
     a, b = diff.a, diff.b
     image = Image(name=f"{image_name(a.image)} vs {image_name(b.image)}", source="diff",
                   layers=(_final_layer(0, "A", a), _final_layer(1, "B", b)))
-    return Analysis(image, Efficiency(math.nan, ()), given_trees=(a.trees[-1], b.trees[-1]))
+    return Analysis(image, Efficiency(math.nan, ()), b.final_size, (), given_trees=(a.trees[-1], b.trees[-1]))
 
 
 def diff_details(diff: ImageDiff) -> Table:
