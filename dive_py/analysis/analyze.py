@@ -101,6 +101,7 @@ class Analyzer:
         self._tally = Tally()
 
     def add(self, entries: Sequence[FileInfo]) -> None:
+        release_freed_memory()  # what reading the layer left, before this layer's tables
         with collector_paused():
             entries = Entries.of(entries)
             layer = LayerPaths(entries, self._flat.extend(entries))
@@ -123,5 +124,7 @@ class Analyzer:
         if not self.fits(image):
             raise ValueError("the layers added are not this image's")
         with collector_paused():
+            efficiency = self._tally.result()  # which lets go of its tables first
+            release_freed_memory()
             found = tuple(hints(image, self._flat, self._changes))
-        return Analysis(image, self._tally.result(), self._flat.total_size(), found)
+        return Analysis(image, efficiency, self._flat.total_size(), found)

@@ -161,7 +161,9 @@ class Tally:
         self._repeated.append(seen_again)
 
     def result(self) -> Efficiency:
+        """The figures; the tally is spent after (its tables are let go of)."""
         minimum = discovered = sum(self._once.values())
+        self._once = {}
         for cumulative, least, _count in self._again.values():
             minimum += least
             discovered += cumulative

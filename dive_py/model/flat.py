@@ -16,6 +16,8 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import repeat
+from operator import contains
 
 from dive_py.model.entries import Entries
 from dive_py.model.fileinfo import DIR, META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, FileInfo
@@ -57,7 +59,7 @@ class LayerPaths:
         paths = entries.paths
         self.entries = entries
         self.base = base
-        self.plain = WHITEOUT_PREFIX not in "\0".join(paths)
+        self.plain = not any(map(contains, paths, repeat(WHITEOUT_PREFIX)))
         self.own: dict[str, int] = dict(zip(paths, range(base, base + len(paths))))
         self.own.pop("", None)
         self.parents = {path.rpartition("/")[0] for path in paths}
