@@ -34,9 +34,11 @@ def test_columns_round_trip_through_marshal():
 
 @pytest.mark.parametrize("value", [
     None, (), ("x",),
-    (["a"], "00", b"", b"", b"", b"", [""], b""),  # types longer than paths
-    (["a"], "0", b"\0" * 7, b"\0" * 8, b"\0" * 8, b"\0" * 8, [""], b"\0" * 8),  # a torn array
-    ([1], "0", b"\0" * 8, b"\0" * 8, b"\0" * 8, b"\0" * 8, [""], b"\0" * 8),  # a path not a str
+    (["a"], "00", "III", b"\0" * 8, b"\0" * 4, b"\0" * 4, b"\0" * 4, [""], b"\0" * 8),  # types longer than paths
+    (["a"], "0", "III", b"\0" * 7, b"\0" * 4, b"\0" * 4, b"\0" * 4, [""], b"\0" * 8),  # a torn array
+    (["a"], "0", "qqq", b"\0" * 8, b"\0" * 4, b"\0" * 8, b"\0" * 8, [""], b"\0" * 8),  # the wrong width
+    (["a"], "0", "IIx", b"\0" * 8, b"\0" * 4, b"\0" * 4, b"\0" * 4, [""], b"\0" * 8),  # an unknown width
+    ([1], "0", "III", b"\0" * 8, b"\0" * 4, b"\0" * 4, b"\0" * 4, [""], b"\0" * 8),  # a path not a str
 ])
 def test_columns_that_do_not_fit_are_refused(value):
     with pytest.raises(ValueError):
@@ -47,3 +49,5 @@ def test_a_layer_stores_any_sequence_of_fileinfo_as_entries():
     layer = Layer(index=0, digest="", blob_id="x", history=None, entries=INFOS, size=12)
     assert isinstance(layer.entries, Entries) and layer.entries == INFOS
     assert layer.entries.sizes.itemsize == 8  # numbers in arrays, no int object per entry
+    assert layer.entries.modes.itemsize == 4  # modes fit in 32 bits
+    assert layer.entries.uids.itemsize == 8  # a uid of 2**32 does not

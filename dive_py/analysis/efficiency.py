@@ -78,6 +78,7 @@ class Tally:
         # in depth-first name order, layer by layer) before a stable-for-Go sort by size; only
         # the order of these matters, so only they are sorted, not every leaf.
         self._repeated: list[list[tuple[str, str]]] = []  # per layer: (leaf path, key)
+        self._ints = {}.setdefault  # one int object for each size seen
 
     def _count(self, key: str, size: int) -> bool:
         """Count one leaf; whether this is the second time its key is seen."""
@@ -114,7 +115,8 @@ class Tally:
         if known:
             leaves -= known
             seen_again = [(key, key) for key in known if self._count(key, sizes[own[key]])]
-        self._once.update(zip(leaves, map(sizes.__getitem__, map(own.__getitem__, leaves))))
+        found = list(map(sizes.__getitem__, map(own.__getitem__, leaves)))
+        self._once.update(zip(leaves, map(self._ints, found, found)))  # equal sizes: one int
         self._repeated.append(seen_again)
 
     def _add_marked(self, entries: Entries, below: FlatImage) -> None:

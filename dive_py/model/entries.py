@@ -1,8 +1,9 @@
 """A layer's tar entries, stored as columns: one list of paths and a compact array per field.
 
 A FileInfo object per entry costs about 110 bytes on top of its path; a layer of 300,000 small
-files would hold 33 MB of them. Here the numbers live in arrays (8 bytes each), the types in
-one string, and a FileInfo is made only when someone asks for one (`entries[i]`, iteration).
+files would hold 33 MB of them. Here the numbers live in arrays (8 bytes each, 4 for modes and
+owners where they fit), the types in one string, and a FileInfo is made only when someone asks
+for one (`entries[i]`, iteration).
 The analysis reads the columns themselves (dive_py.analysis), so a CI run never makes one.
 """
 
@@ -31,9 +32,9 @@ class Entries(Sequence[FileInfo]):
         self.paths = paths
         self.types = types  # one character per entry (FileInfo.type)
         self.sizes = sizes  # array('q')
-        self.modes = modes
-        self.uids = uids
-        self.gids = gids
+        self.modes = _narrow(modes)  # array('I') when every value fits, else array('q')
+        self.uids = _narrow(uids)
+        self.gids = _narrow(gids)
         self.links = links
         self.digests = digests  # array('Q')
 
@@ -49,30 +50,21 @@ class Entries(Sequence[FileInfo]):
                    array("q", [e.uid for e in infos]), array("q", [e.gid for e in infos]),
                    [e.link for e in infos], array("Q", [e.digest for e in infos]))
 
-    @classmethod
-    def from_lists(cls, paths: list[str], types: list[str] | str, sizes: Iterable[int],
-                   modes: Iterable[int], uids: Iterable[int], gids: Iterable[int], links: list[str],
-                   digests: Iterable[int]) -> Entries:
-        """From plain columns (a reader's, or marshalled ones): ValueError if they do not fit."""
-        try:
-            return cls(paths, types if isinstance(types, str) else "".join(types), array("q", sizes),
-                       array("q", modes), array("q", uids), array("q", gids), links, array("Q", digests))
-        except (TypeError, OverflowError) as exc:
-            raise ValueError(f"not entry columns: {exc}") from None
-
     def columns(self) -> tuple:
         """Plain values (marshal-able); `from_columns` turns them back into Entries."""
-        return (self.paths, self.types, self.sizes.tobytes(), self.modes.tobytes(), self.uids.tobytes(),
-                self.gids.tobytes(), self.links, self.digests.tobytes())
+        codes = self.modes.typecode + self.uids.typecode + self.gids.typecode
+        return (self.paths, self.types, codes, self.sizes.tobytes(), self.modes.tobytes(),
+                self.uids.tobytes(), self.gids.tobytes(), self.links, self.digests.tobytes())
 
     @classmethod
     def from_columns(cls, value: object) -> Entries:
         """What `columns` gave; ValueError if `value` is not that."""
         try:
-            paths, types, *numbers = value  # type: ignore[misc]
-            links = numbers.pop(4)
-            arrays = [array(code) for code in "qqqqQ"]
-            for arr, raw in zip(arrays, numbers):
+            paths, types, codes, sizes, modes, uids, gids, links, digests = value  # type: ignore[misc]
+            if not (isinstance(codes, str) and len(codes) == 3 and set(codes) <= {"q", "I"}):
+                raise ValueError("not entry columns")
+            arrays = [array(code) for code in "q" + codes + "Q"]
+            for arr, raw in zip(arrays, (sizes, modes, uids, gids, digests)):
                 arr.frombytes(raw)
             if not (isinstance(paths, list) and isinstance(types, str) and isinstance(links, list)
                     and all(type(p) is str for p in paths) and all(type(link) is str for link in links)):
@@ -116,6 +108,13 @@ class Entries(Sequence[FileInfo]):
 
     def __repr__(self) -> str:
         return f"Entries({len(self)} entries)"
+
+
+def _narrow(numbers: array) -> array:
+    """32 bits a number where they all fit (modes and owners nearly always do), else 64."""
+    if numbers.typecode == "q" and numbers and min(numbers) >= 0 and max(numbers) <= 0xFFFFFFFF:
+        return array("I", numbers)
+    return numbers
 
 
 EMPTY = Entries([], "", array("q"), array("q"), array("q"), array("q"), [], array("Q"))
