@@ -164,7 +164,9 @@ class Workers:
                 else:
                     self._selector.unregister(worker.result_r)
                     os.write(worker.task_w, _TASK.pack(-1))
-                yield path, _result(answer)
+                result = _result(answer)
+                del answer, chunk  # megabytes, not to be held while the caller works on the result
+                yield path, result
 
     def close(self) -> None:
         """Stop every worker and wait for it (idempotent)."""
