@@ -45,6 +45,8 @@ class Entry(NamedTuple):
 def _node_changed(lower: Node, upper: Node) -> bool:
     if lower.is_dir != upper.is_dir:
         return True
+    if lower.same_entry(upper):  # most directories a layer re-made: no FileInfo to make
+        return False
     a, b = lower.info, upper.info
     if a is None or b is None:
         return (a is None) != (b is None) and not lower.is_dir

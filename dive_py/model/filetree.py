@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from dive_py.model.entries import Entries
 from dive_py.model.fileinfo import (
     DIR,
     META_PREFIX,
@@ -31,20 +32,34 @@ from dive_py.model.fileinfo import (
 class Node:
     """A node of a merged tree. Treat as immutable once built: trees share nodes.
 
-    `info` is None for a directory that no tar entry described (an implied parent).
+    `info` is None for a directory that no tar entry described (an implied parent); it is made
+    from the layer's entry columns when asked for (the trees of a 300,000-file image would
+    otherwise hold 300,000 FileInfo objects besides the columns).
     `layer` is the index of the layer that last wrote this path.
     `children` is None for non-directories.
     """
 
-    __slots__ = ("name", "info", "layer", "children", "_total")
+    __slots__ = ("name", "_source", "_index", "layer", "children", "_total")
 
-    def __init__(self, name: str, info: FileInfo | None, layer: int,
-                 children: dict[str, Node] | None):
+    def __init__(self, name: str, info: FileInfo | Entries | None, layer: int,
+                 children: dict[str, Node] | None, index: int = -1):
+        """`info`: the FileInfo, or None; or, with an `index`, the Entries holding it."""
         self.name = name
-        self.info = info
+        self._source = info
+        self._index = index
         self.layer = layer
         self.children = children
         self._total = -1
+
+    @property
+    def info(self) -> FileInfo | None:
+        if self._index < 0:
+            return self._source  # type: ignore[return-value]
+        return self._source[self._index]  # type: ignore[index]
+
+    def same_entry(self, other: Node) -> bool:
+        """Whether both nodes show the very same tar entry (or both none)."""
+        return self._source is other._source and self._index == other._index
 
     @property
     def is_dir(self) -> bool:
@@ -52,7 +67,9 @@ class Node:
 
     @property
     def size(self) -> int:
-        return self.info.size if self.info is not None else 0
+        if self._index >= 0:
+            return self._source.sizes[self._index]  # type: ignore[union-attr]
+        return self._source.size if self._source is not None else 0  # type: ignore[union-attr]
 
     def total_size(self) -> int:
         """Size of this node plus everything below it (cached: nodes never change)."""
@@ -87,12 +104,13 @@ def empty_root() -> Node:
 
 
 class _Patch:
-    """What one layer does to one path: new attributes, removal, opacity, child patches."""
+    """What one layer does to one path: its entry (an index into the layer's entries, -1 for
+    none), removal, opacity, child patches."""
 
-    __slots__ = ("info", "whiteout", "opaque", "children")
+    __slots__ = ("index", "whiteout", "opaque", "children")
 
     def __init__(self) -> None:
-        self.info: FileInfo | None = None
+        self.index = -1
         self.whiteout = False
         self.opaque = False
         self.children: dict[str, _Patch] | None = None  # made for the first child: most have none
@@ -107,7 +125,7 @@ class _Patch:
         return patch
 
 
-def _build_patch(entries: Iterable[FileInfo]) -> _Patch:
+def _build_patch(entries: Entries) -> _Patch:
     root = _Patch()
     patches = {"": root}  # path -> its patch, so an entry finds its parent's in one lookup
 
@@ -124,8 +142,7 @@ def _build_patch(entries: Iterable[FileInfo]) -> _Patch:
             patches[full] = patch = patch.child(full.rpartition("/")[2])
         return patch
 
-    for entry in entries:
-        path = entry.path
+    for index, path in enumerate(entries.paths):
         if not path:
             continue
         parent, _, name = path.rpartition("/")
@@ -141,12 +158,12 @@ def _build_patch(entries: Iterable[FileInfo]) -> _Patch:
             if patch is None:  # the usual case, a new path under a known directory: no walk
                 up = patches.get(parent) or at(parent)
                 patches[path] = patch = up.child(name)
-            patch.info = entry
+            patch.index = index
     return root
 
 
-def _apply(lower: Node | None, patch: _Patch, name: str, layer: int) -> Node:
-    """The node for `name` after `patch` is applied on `lower`.
+def _apply(lower: Node | None, patch: _Patch, name: str, layer: int, entries: Entries) -> Node:
+    """The node for `name` after `patch` (of the layer `entries`) is applied on `lower`.
 
     Depth-first with an explicit stack, so a hostile path thousands of directories deep
     cannot exhaust Python's recursion limit.
@@ -155,12 +172,13 @@ def _apply(lower: Node | None, patch: _Patch, name: str, layer: int) -> Node:
     # children being built (None for the top), the name to file the result under there)
     frames: list[tuple] = []
     top: list[Node] = []
+    types = entries.types
 
     def enter(low: Node | None, pat: _Patch, nm: str, dest: dict | None) -> bool:
         """Make the node at once (True), or push a frame for its children (False)."""
-        info = pat.info
-        if info is not None and info.type != DIR:
-            node = Node(nm, info, layer, None)
+        index = pat.index
+        if index >= 0 and types[index] != DIR:
+            node = Node(nm, entries, layer, None, index)
             if dest is None:
                 top.append(node)
             else:
@@ -179,20 +197,19 @@ def _apply(lower: Node | None, patch: _Patch, name: str, layer: int) -> Node:
         for child_name, child_patch in pending:
             if child_patch.whiteout:
                 children.pop(child_name, None)
-                if child_patch.info is None and not child_patch.children:
+                if child_patch.index < 0 and not child_patch.children:
                     continue
             if not enter(children.get(child_name), child_patch, child_name, children):
                 break  # descend first
         else:
             frames.pop()
-            info = pat.info
-            if info is None:
+            if pat.index < 0:
                 if low is not None and low.children is not None:
-                    node = Node(nm, low.info, low.layer, children)
+                    node = Node(nm, low._source, low.layer, children, low._index)
                 else:
                     node = Node(nm, None, layer, children)
             else:
-                node = Node(nm, info, layer, children)
+                node = Node(nm, entries, layer, children, pat.index)
             if dest is None:
                 top.append(node)
             else:
@@ -201,10 +218,11 @@ def _apply(lower: Node | None, patch: _Patch, name: str, layer: int) -> Node:
 
 
 def stack(lower: Node, entries: Iterable[FileInfo], layer: int) -> Node:
-    """The tree after applying one layer's entries on top of `lower` (which is not changed)."""
-    patch = _build_patch(entries)
-    root = _apply(lower, patch, "", layer)
-    root.info = None
+    """The tree after applying one layer's entries (any sequence of FileInfo, best Entries) on
+    top of `lower` (which is not changed)."""
+    entries = Entries.of(entries)
+    root = _apply(lower, _build_patch(entries), "", layer, entries)
+    root._source, root._index = None, -1
     return root
 
 
