@@ -117,8 +117,8 @@ class Analyzer:
             added is layer.entries for added, layer in zip(self._entries, image.layers))
 
     def result(self, image: Image) -> Analysis:
-        """The analysis; the flat image and the changes, which only the hints read, are
-        dropped here (the explorer keeps the trees instead)."""
+        """The analysis. The flat image and the changes, which only the hints read, are not
+        kept in it (the explorer keeps the trees instead)."""
         from dive_py.analysis.hints import hints
 
         if not self.fits(image):
