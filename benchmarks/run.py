@@ -63,11 +63,12 @@ def dive_argv(ref: str) -> list[str]:
 FIRST_PAINT = """
 import asyncio, sys, time
 from dive_py.sources.resolve import resolve
+spawned = float(sys.argv[2])
+# as dive_py.ui.run_ui starts it: an engine's layer list is asked for before Textual is imported
+source = resolve(sys.argv[1], cache=False).with_early_outline()
 from dive_py.ui.app import DiveApp
 from dive_py.ui.widgets import LayerList
-spawned = float(sys.argv[2])
-# as dive_py.ui.run_ui starts it: an engine's layer list is asked for while Textual starts
-app = DiveApp(resolve(sys.argv[1], cache=False).with_early_outline())
+app = DiveApp(source)
 async def main():
     async with app.run_test(size=(140, 40)) as pilot:
         layers = app.query_one(LayerList)
