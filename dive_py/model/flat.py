@@ -90,6 +90,7 @@ class FlatImage:
         self.layers: list[Entries] = []
         self.types = DIR  # by ref: one character each, as FileInfo.type
         self.sizes = array("q", [0])  # by ref
+        self._asked: tuple[frozenset[str], list[str]] | None = None  # see descendants
 
     # -- reading -------------------------------------------------------------------------
 
@@ -109,9 +110,18 @@ class FlatImage:
         return sum(map(self.sizes.__getitem__, self.refs.values()))
 
     def descendants(self, roots: set[str]) -> list[str]:
-        """Every path strictly below one of `roots`."""
+        """Every path strictly below one of `roots` (a scan of the whole image: the answer for
+        the same roots is kept until the next layer is applied)."""
         if not roots:
             return []
+        key = frozenset(roots)
+        if self._asked is not None and self._asked[0] == key:
+            return self._asked[1]
+        found = self._descendants(roots)
+        self._asked = (key, found)
+        return found
+
+    def _descendants(self, roots: set[str]) -> list[str]:
         if "" in roots:
             return list(self.refs)
         if len(roots) <= 16:  # each path tries every prefix: beyond a few, walking up is cheaper
@@ -185,16 +195,22 @@ class FlatImage:
             whiteouts, opaque, implied = ({p for p in group if kept(p)} for group in (whiteouts, opaque, implied))
         return own, whiteouts, opaque, implied
 
+    def _roots(self, own: dict[str, int], whiteouts: set[str], opaque: set[str]) -> set[str]:
+        """The directories of the image below whose subtrees go: whiteout targets, ones an entry
+        of this layer replaces with a non-directory, and (their children only) opaque ones."""
+        refs, types = self.refs, self.types
+        roots = {path for path in whiteouts if (ref := refs.get(path)) is not None and types[ref] == DIR}
+        roots.update(path for path in own.keys() & refs.keys() if types[refs[path]] == DIR and types[own[path]] != DIR)
+        roots.update(path for path in opaque if path == "" or (path in refs and types[refs[path]] == DIR))
+        return roots
+
     def _apply(self, own: dict[str, int], whiteouts: set[str], opaque: set[str],
                implied: set[str]) -> list[Change]:
         refs, types = self.refs, self.types
-        # subtrees of the image below that go: whiteout targets, directories an entry of this
-        # layer replaces with a non-directory, and (their children only) opaque directories
+        removed = self.descendants(self._roots(own, whiteouts, opaque))
+        self._asked = None  # the image changes now
         gone = {path for path in whiteouts if path in refs}
         rewritten = own.keys() & refs.keys()
-        roots = gone | {path for path in rewritten if types[refs[path]] == DIR and types[own[path]] != DIR}
-        roots.update(path for path in opaque if path == "" or (path in refs and types[refs[path]] == DIR))
-        removed = self.descendants(roots) if roots else []
         touched = [*gone, *removed, *rewritten, *(implied & refs.keys())]
         before = {path: refs[path] for path in touched if types[refs[path]] != DIR}
         for path in (*gone, *removed):
