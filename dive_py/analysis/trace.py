@@ -121,12 +121,11 @@ def find(analysis: Analysis, pattern: str | re.Pattern[str], sort: str = "size",
     regex = compile_pattern(pattern) if isinstance(pattern, str) else pattern
     last_write: dict[str, int] = {}
     for layer in analysis.image.layers:
-        for entry in layer.entries:
-            name = entry.path.rpartition("/")[2]
-            if name.startswith(WHITEOUT_PREFIX):
+        for path in layer.entries.paths:  # the paths alone: no FileInfo to make
+            if path.rpartition("/")[2].startswith(WHITEOUT_PREFIX):
                 continue
-            if entry.path in last_write or regex.search("/" + entry.path):
-                last_write[entry.path] = layer.index
+            if path in last_write or regex.search("/" + path):
+                last_write[path] = layer.index
     trees = analysis.trees
     out = []
     for path, written in last_write.items():

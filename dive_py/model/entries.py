@@ -88,13 +88,8 @@ class Entries(Sequence[FileInfo]):
                         self.uids[index], self.gids[index], self.links[index], self.digests[index])
 
     def __iter__(self) -> Iterator[FileInfo]:
-        """FileInfo after FileInfo; equal sizes, modes and owners are one int object among
-        them (the explorer's trees keep a FileInfo per entry: 300,000 copies of 0o644 would
-        be 8 MB)."""
-        one = {}.setdefault
-        sizes, modes, uids, gids = self.sizes, self.modes, self.uids, self.gids
-        return map(FileInfo, self.paths, self.types, map(one, sizes, sizes), map(one, modes, modes),
-                   map(one, uids, uids), map(one, gids, gids), self.links, self.digests)
+        return map(FileInfo, self.paths, self.types, self.sizes, self.modes, self.uids, self.gids,
+                   self.links, self.digests)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Entries):

@@ -47,10 +47,9 @@ class LayerPaths:
 
     `plain`: no name holds '.wh.' (no whiteout, opaque marker or overlay metadata) and no
     entry lies below a non-directory entry: the usual case, which both handle with set
-    operations. `own`: path -> index of the last entry
-    with that path. `parents`: the parent of every path (of every entry, '' included).
+    operations. `own`: path -> ref of the last entry with that path (refs of this layer start
+    at `base`, which FlatImage.extend gives). `parents`: the parent of every path ('' included).
     `implied`: for a plain layer, the directories it implies (ancestors without an entry).
-    `own` and the flat image count entries from `base` (FlatImage.extend gives it).
     """
 
     __slots__ = ("entries", "base", "plain", "own", "parents", "implied")

@@ -338,7 +338,7 @@ def copy_file(source, image: Image, trees, layer: int, path: str, out: BinaryIO)
     real, node = find_node(trees, layer, path)
     origin_layer, origin_path = content_origin(trees, real, node)
     # A path written twice in one layer: the last entry is the file; visit counts up to it.
-    last = sum(1 for e in image.layers[origin_layer].entries if e.path == origin_path)
+    last = image.layers[origin_layer].entries.paths.count(origin_path)
     seen = 0
 
     def copy(_index: int, _path: str, _member: tarfile.TarInfo, fileobj: BinaryIO | None) -> None:
