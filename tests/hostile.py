@@ -87,8 +87,10 @@ def legacy(blobs: list[bytes], diff_ids: list[str] | None = None, history: list[
     return members
 
 
-def oci(tars: list[bytes], compress=gzip.compress) -> dict[str, bytes]:
-    """An OCI image layout (index.json -> manifest -> config, layers) with compressed layers."""
+def oci(tars: list[bytes], compress=gzip.compress, diff_ids: list[str] | None = None) -> dict[str, bytes]:
+    """An OCI image layout (index.json -> manifest -> config, layers) with compressed layers.
+
+    `diff_ids` default to the sha256 of each tar (the right ones)."""
     members: dict[str, bytes] = {"oci-layout": b'{"imageLayoutVersion": "1.0.0"}'}
 
     def blob(data: bytes, media_type: str) -> dict:
@@ -96,7 +98,9 @@ def oci(tars: list[bytes], compress=gzip.compress) -> dict[str, bytes]:
         return {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
 
     layers = [blob(compress(t), "application/vnd.oci.image.layer.v1.tar+gzip") for t in tars]
-    config = json.dumps(_config([sha256(t) for t in tars], None, len(tars))).encode()
+    if diff_ids is None:
+        diff_ids = [sha256(t) for t in tars]
+    config = json.dumps(_config(diff_ids, None, len(tars))).encode()
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": blob(config, "application/vnd.oci.image.config.v1+json"), "layers": layers}
     desc = blob(json.dumps(manifest).encode(), "application/vnd.oci.image.manifest.v1+json")

@@ -15,7 +15,7 @@ import os
 import platform as _platform
 import stat
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -60,6 +60,21 @@ class _Blobs:
 
     where = ""
     lazy = True  # layers are read when asked for (False: all were read in one pass)
+    # layers (by _key) whose diff ID read_layers checks: a compressed one is not hashed as
+    # stored too (sources.verify)
+    _by_diff_id: frozenset[str] = frozenset()
+
+    def _key(self, path: str) -> str:
+        """The name a blob is kept under here."""
+        return path
+
+    def check_by_diff_id(self, paths: Iterable[str]) -> None:
+        """The diff IDs of the layers at `paths` will be checked: their compressed bytes need
+        no digest of their own."""
+        self._by_diff_id = frozenset(map(self._key, paths))
+
+    def _hashes(self, stream: BinaryIO, key: str) -> LayerHashes:
+        return LayerHashes(stream, algorithm_for(key), blob_digest=key not in self._by_diff_id)
 
     def json(self, path: str) -> Any:
         raise NotImplementedError
@@ -163,7 +178,7 @@ class StreamedTar(_Blobs):
         self._layers[name] = self._parse(name, stream, progress)
 
     def _parse(self, name: str, stream: BinaryIO, progress: Progress | None) -> LayerData | ArchiveError:
-        hashes = LayerHashes(stream, algorithm_for(name))
+        hashes = self._hashes(stream, name)
         report = (lambda n: progress(name, n)) if progress is not None else None
         try:
             data = read_layer(hashes.blob, f"{self.where}: layer {name}", report, hashes)
@@ -171,6 +186,9 @@ class StreamedTar(_Blobs):
             return data
         except ArchiveError as exc:
             return exc  # raised only if the manifest uses this blob
+
+    def _key(self, path: str) -> str:
+        return self._resolve(path)
 
     def _resolve(self, path: str) -> str:
         path = normalise_path(path)
@@ -300,6 +318,9 @@ class LayoutDir(_Blobs):
             raise ArchiveError(f"{self.where}: {path} points outside the layout")
         return full
 
+    def _key(self, path: str) -> str:
+        return self._path(path)
+
     def has(self, path: str) -> bool:
         return os.path.isfile(self._path(path))
 
@@ -331,7 +352,7 @@ class LayoutDir(_Blobs):
         report = (lambda n: self._progress(path, n)) if self._progress is not None else None
         try:
             with open(full, "rb") as fh:
-                hashes = LayerHashes(fh, algorithm_for(path))
+                hashes = self._hashes(fh, full)
                 data = read_layer(hashes.blob, f"{self.where}: layer {path}", report, hashes)  # type: ignore[arg-type]
                 self._digests[full] = hashes.result()
                 return data
@@ -492,6 +513,8 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
     use_cache = cache is not None and blobs.lazy
     to_read = [path for path, claim in zip(plan.layer_paths, claims)
                if not (use_cache and claim and cache.has_layer(claim))]  # type: ignore[union-attr]
+    blobs.check_by_diff_id(path for path, claim in zip(plan.layer_paths, claims)
+                           if claim.startswith("sha256:"))  # as check_diff_ids will
     layers: list[LayerData] = []
     errors: dict[int, str] = {}
     with _LayerReader(blobs, to_read) as reader:

@@ -1,10 +1,11 @@
 """One layer stream (plain tar, gzip or zstd, sniffed by magic bytes) -> its entries (Entries).
 
 The stream is read once, front to back (sources.tarscan); file contents go through xxhash64
-and are dropped. A compressed layer is decompressed in a helper thread, a few megabyte chunks
-ahead of the scan (streams.ReadAhead), and with LayerHashes its blob is hashed in another
-(verify.BackgroundHash): on two cores the decompressor and both sha256 passes overlap.
-Memory grows with the number of entries, never with bytes.
+and are dropped. A compressed layer is decompressed in a helper thread, a few chunks ahead of
+the scan (streams.ReadAhead), and with LayerHashes a blob that is hashed as stored is hashed
+in another (verify.BackgroundHash). The scan takes the chunks as they come (`read1`), in the
+decompressor's or the system's own bytes objects: file data is hashed where it lies, without
+a copy. Memory grows with the number of entries, never with bytes.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class Prefixed(PassThrough):
             return data
         return self._raw.read(-1 if size is None else size)
 
+    def read1(self, size: int = -1) -> bytes:
+        if self._prefix:
+            return self.read(size)
+        return getattr(self._raw, "read1", self._raw.read)(size)
+
 
 class _Counting(PassThrough):
     """Counts the compressed bytes read, for progress reports."""
@@ -71,13 +77,15 @@ def compression_of(head: bytes) -> str:
     return "none"
 
 
-def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
+def decompressed(stream: BinaryIO, buffered: bool = True) -> tuple[BinaryIO, str]:
     """Wrap a blob stream so it reads as an uncompressed tar, whatever its compression.
 
-    An uncompressed tar comes back buffered (read(n) gives n bytes); a decompressor may return
-    fewer bytes than asked before the end, as raw streams do (tarfile and ReadAhead read on).
-    The blob stream's own reads are passed through unbuffered: each bytes object it returns
-    goes to the decompressor as it is.
+    An uncompressed tar comes back buffered (read(n) gives n bytes), or with `buffered=False`
+    as the blob stream itself (after the four bytes read to sniff it), for a reader that takes
+    short reads and wants the stream's own bytes objects; a decompressor may return fewer bytes
+    than asked before the end, as raw streams do (tarfile and ReadAhead read on). The blob
+    stream's own reads are passed through unbuffered: each bytes object it returns goes to the
+    decompressor as it is.
     """
     head = read_exactly(stream, 4)
     kind = compression_of(head)
@@ -87,7 +95,7 @@ def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
     if kind == "zstd":
         return zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=AHEAD_CHUNK,  # type: ignore[arg-type]
                                                           read_across_frames=True), kind  # type: ignore[return-value]
-    return io.BufferedReader(raw, CHUNK), kind  # type: ignore[return-value]
+    return (io.BufferedReader(raw, CHUNK) if buffered else raw), kind  # type: ignore[return-value]
 
 
 def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None,
@@ -105,7 +113,9 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     kind = "layer"
     ahead = None
     try:
-        plain, kind = decompressed(stream)
+        plain, kind = decompressed(stream, buffered=False)
+        if hashes is not None:
+            hashes.sniffed(kind)
         if kind != "none":  # decompress in a thread, while this one hashes and scans
             plain = ahead = ReadAhead(plain)  # type: ignore[assignment]
         if hashes is not None:
