@@ -8,6 +8,7 @@ read buffer small so that its edges fall inside headers and file data.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import random
@@ -283,6 +284,40 @@ def test_buffer_edges_inside_headers_and_data(chunk, fmt):
     assert [row for batch in batches for row in batch] == _reference(data)
     if chunk >= 4096:
         assert max(map(len, batches)) > 2  # runs of plain headers did go through the batch path
+
+
+class _Pieces(io.RawIOBase):
+    """A stream handing its bytes over in pieces of random sizes, as a decompressor does
+    (`read1`), whatever size is asked for."""
+
+    def __init__(self, data: bytes, seed: int, largest: int):
+        self._data, self._at, self._rng, self._largest = data, 0, random.Random(seed), largest
+
+    def read1(self, size: int = -1) -> bytes:
+        take = self._rng.randint(1, self._largest)
+        piece = self._data[self._at:self._at + min(take, size if size >= 0 else take)]
+        self._at += len(piece)
+        return piece
+
+    read = read1
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), largest=st.sampled_from([1, 7, 511, 513, 4096, 70_000, 1 << 20]),
+       chunk=st.sampled_from([1024, 8192, 1 << 16]), path=st.sampled_from(["batch", "header", "tarfile"]))
+def test_pieces_of_any_size_read_as_tarfile_reads_them(seed, largest, chunk, path):
+    """The scan takes pieces as the stream hands them over (no copy to make up a chunk): an
+    edge anywhere, a piece of one byte or one larger than the buffer, reads the same."""
+    data, expected = _varied_and_read()
+    with reading(path, chunk=chunk):
+        got = [row for columns in scan(_Pieces(data, seed, largest)) for row in zip(*columns)]
+    assert got == expected
+
+
+@functools.cache
+def _varied_and_read() -> tuple[bytes, list[tuple]]:
+    data = _varied_tar(300, seed=5)
+    return data, _reference(data)
 
 
 def test_more_than_100k_entries_read_as_tarfile_reads_them():

@@ -54,6 +54,13 @@ class PassThrough(Readable):
         self.seen(data)
         return data
 
+    def read1(self, size: int = -1) -> bytes:
+        """Up to `size` bytes as the stream below hands them over (its own `read1` if it has
+        one): whatever comes first, not copied to make up `size`."""
+        data = getattr(self._raw, "read1", self._raw.read)(size)
+        self.seen(data)
+        return data
+
     def seen(self, data: bytes) -> None:
         """Called with each chunk read (b"" at the end of the stream)."""
 
@@ -136,6 +143,17 @@ class ReadAhead:
                 self._pos = left
                 left = 0
         return b"".join(parts)
+
+    def read1(self, size: int = -1) -> bytes:
+        """What is left of the current chunk, or the next chunk (at most `size` bytes, b""
+        only at the end): the decompressor's own bytes object when a whole chunk is taken."""
+        if self._pos >= len(self._chunk) and not self._next():
+            self._chunk, self._pos = b"", 0
+            return b""
+        chunk, pos = self._chunk, self._pos
+        end = len(chunk) if size is None or size < 0 else min(len(chunk), pos + size)
+        self._pos = end
+        return chunk if pos == 0 and end == len(chunk) else chunk[pos:end]
 
     def readable(self) -> bool:
         return True

@@ -57,7 +57,7 @@ class _Reader:
     errors = "surrogateescape"
 
     def __init__(self, raw: BinaryIO):
-        self._raw = raw
+        self._read = getattr(raw, "read1", raw.read)  # chunks as they come (tolerated short)
         self.buf = b""
         self.at = 0  # the next unread byte of buf
         self.base = 0  # the stream offset of buf[0]
@@ -78,45 +78,68 @@ class _Reader:
         return self.base + self.at
 
     def fill(self) -> bool:
-        """Read another chunk onto what is left of the buffer; False at the end of the stream
-        or when the buffer already holds a chunk (a member larger than that is streamed)."""
+        """Make the buffer what is left of it and up to a CHUNK more (one copy); False at the
+        end of the stream or when the buffer already holds a chunk (a member larger than that
+        is streamed)."""
         rest = len(self.buf) - self.at
         if rest >= CHUNK:
             return False
-        data = self._raw.read(CHUNK)
-        if not data:
+        parts = [self.buf[self.at:]] if rest else []
+        got = rest
+        while got < CHUNK and (data := self._read(CHUNK - got)):
+            parts.append(data)
+            got += len(data)
+        if got == rest:
             return False
         self.base += self.at
-        self.buf = self.buf[self.at:] + data if rest else data
+        self.buf = parts[0] if len(parts) == 1 else b"".join(parts)
         self.at = 0
         return True
 
+    def _next_chunk(self) -> bytes:
+        """The stream's next chunk, the buffer before it all used up (b"" at the end)."""
+        self.base += len(self.buf)
+        self.buf, self.at = b"", 0
+        return self._read(CHUNK)
+
+    def _keep(self, chunk: bytes, used: int) -> None:
+        """Make `chunk` the buffer, its first `used` bytes read."""
+        self.buf, self.at = chunk, used
+
     def read(self, n: int) -> bytes:
-        """Up to n bytes (fewer only at the end of the stream). A header may claim any size:
-        never ask the stream for more than has arrived."""
+        """Up to n bytes (fewer only at the end of the stream). The stream is asked for a chunk
+        at a time, whatever n, and what is left of the last one stays in the buffer: a header
+        may claim any size, and a chunk is taken as the stream hands it over (no copy)."""
         buf, at = self.buf, self.at
         if n <= len(buf) - at:
             self.at = at + n
             return buf[at:at + n]
         parts = [buf[at:]]
         left = n - (len(buf) - at)
-        self.base += len(buf)
-        self.buf, self.at = b"", 0
-        while left > 0 and (part := self._raw.read(min(left, CHUNK))):
-            parts.append(part)
-            self.base += len(part)
-            left -= len(part)
+        while left > 0 and (part := self._next_chunk()):
+            used = min(len(part), left)
+            parts.append(part if used == len(part) else part[:used])
+            self._keep(part, used)
+            left -= used
         return b"".join(parts)
 
     def skip(self, n: int) -> None:
+        """Past the next n bytes (read, not copied)."""
+        held = len(self.buf) - self.at
+        if n <= held:
+            self.at += n
+            return
+        n -= held
         while n > 0:
-            data = self.read(min(n, CHUNK))
-            if not data:
+            part = self._next_chunk()
+            if not part:
                 raise tarfile.ReadError("unexpected end of data")
-            n -= len(data)
+            used = min(len(part), n)
+            self._keep(part, used)
+            n -= used
 
     def hash(self, size: int) -> int:
-        """xxhash64 of the next `size` bytes (what the buffer holds of them is not copied)."""
+        """xxhash64 of the next `size` bytes, hashed where they lie in the chunks (no copy)."""
         h = xxhash.xxh64()
         held = min(size, len(self.buf) - self.at)
         if held > 0:
@@ -125,11 +148,17 @@ class _Reader:
             self.at += held
             size -= held
         while size > 0:
-            data = self.read(min(size, CHUNK))
-            if not data:
+            part = self._next_chunk()
+            if not part:
                 raise tarfile.ReadError("unexpected end of data")
-            h.update(data)
-            size -= len(data)
+            used = min(len(part), size)
+            if used == len(part):
+                h.update(part)
+            else:
+                with memoryview(part) as view:
+                    h.update(view[:used])
+            self._keep(part, used)
+            size -= used
         return h.intdigest()
 
     def fast_ok(self) -> bool:
@@ -261,11 +290,12 @@ def _zeros(h, n: int) -> None:
         n -= step
 
 
-def _walk(reader: _Reader) -> tuple[list[int], int, bool]:
+def _walk(reader: _Reader) -> tuple[list[int], int, int]:
     """The offsets (in reader.buf) of the plain headers from reader.at on whose data is in the
-    buffer, each found from the type and size of the one before; where the walk stopped; and
-    whether it stopped only for want of data. Nothing is trusted yet: tarheaders checks it all
-    (a size spelled otherwise than as 11 octal digits reads wrong here, and is caught there)."""
+    buffer, each found from the type and size of the one before; where the walk stopped; and,
+    if it stopped only for want of data, how far the buffer would have to reach to take in the
+    member it stopped at (else 0). Nothing is trusted yet: tarheaders checks it all (a size
+    spelled otherwise than as 11 octal digits reads wrong here, and is caught there)."""
     buf = reader.buf
     end = len(buf)
     at = reader.at
@@ -278,7 +308,7 @@ def _walk(reader: _Reader) -> tuple[list[int], int, bool]:
             if kind in regular:
                 after = at + 512 + ((int(buf[at + 124:at + 135], 8) + 511) & -512)
                 if after > end:
-                    return offsets, at, True
+                    return offsets, at, after
                 if after <= at:  # a negative size
                     break
             elif kind in header_only:
@@ -288,10 +318,10 @@ def _walk(reader: _Reader) -> tuple[list[int], int, bool]:
             append(at)
             at = after
         else:
-            return offsets, at, True
+            return offsets, at, at + 512
     except ValueError:
         pass
-    return offsets, at, False
+    return offsets, at, 0
 
 
 def scan(raw: BinaryIO) -> Iterator[Columns]:
@@ -302,12 +332,14 @@ def scan(raw: BinaryIO) -> Iterator[Columns]:
     min_batch = MIN_BATCH
     while True:
         _skip_to_next(reader)
-        offsets, stop, hungry = _walk(reader) if reader.fast_ok() else ([], 0, False)
+        offsets, stop, reach = _walk(reader) if reader.fast_ok() else ([], 0, 0)
         if len(offsets) >= min_batch:
             min_batch = min(min_batch, LATER_BATCH)
             yield from _batch(reader, offsets, stop)
             continue
-        if hungry and reader.fill():  # a longer run may go on in the next chunk
+        # a longer run may go on in the next chunk; but a member reaching further than that is
+        # streamed past (hashed where it lies), not gathered into the buffer
+        if reach and reach - reader.at <= CHUNK and reader.fill():
             continue
         # the walked run one header at a time, then the header that stopped the walk
         for _ in range(len(offsets) + 1):
