@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import zlib
 
 import pytest
@@ -32,11 +33,31 @@ def recorded_pids(tmp_path, monkeypatch):
 
     def parse(self, name, stream, progress):
         with open(log, "a") as fh:
-            fh.write(f"{os.getpid()}\n")
+            fh.write(f"{os.getpid()} {name}\n")
         return real(self, name, stream, progress)
 
     monkeypatch.setattr(archive.StreamedTar, "_parse", parse)
-    return lambda: [int(p) for p in log.read_text().split()] if log.exists() else []
+    return lambda: [(int(pid), name) for pid, name in map(str.split, log.read_text().splitlines())] \
+        if log.exists() else []
+
+
+def _slow_in_parent(monkeypatch, seconds: float, when, died=None) -> None:
+    """The parent takes `seconds` longer over each layer named by `when(name)`; a worker (a
+    forked child, inheriting the patch) dies at once at a layer `when` names with "die",
+    leaving the file `died`."""
+    parent = os.getpid()
+    real = archive.StreamedTar._parse
+
+    def parse(self, name, stream, progress):
+        action = when(name)
+        if action and os.getpid() == parent:
+            time.sleep(seconds)
+        elif action == "die" and os.getpid() != parent:
+            died.write_text(name)
+            os._exit(9)
+        return real(self, name, stream, progress)
+
+    monkeypatch.setattr(archive.StreamedTar, "_parse", parse)
 
 
 @pytest.mark.parametrize("form", ["legacy", "oci-archive", "oci-dir"])
@@ -51,14 +72,44 @@ def test_workers_read_the_same_image(tmp_path, monkeypatch, recorded_pids, form)
         ref, kind = hostile.write_dir(tmp_path / "layout", hostile.oci(layers)), "oci"
     monkeypatch.setenv("DIVEPY_JOBS", "2")
     together = Source(kind, ref, cache=False).load()
-    pids = recorded_pids()
+    parsed = recorded_pids()
     if form != "oci-dir":  # a layout's blobs are files of their own, not parsed through _parse
-        # the first layer here, the other two by the one worker
-        assert len(pids) == 3 and pids.count(os.getpid()) == 1 and len(set(pids)) == 2
+        # each layer read once, the first here; the others by whoever claimed them first
+        assert len(parsed) == 3 and len({name for _, name in parsed}) == 3
+        assert parsed[0][0] == os.getpid() and len({pid for pid, _ in parsed}) <= 2
     monkeypatch.setenv("DIVEPY_JOBS", "1")
     alone = Source(kind, ref, cache=False).load()
     assert _layers(together) == _layers(alone)
     assert len(together.layers) == 3 and together.layers[2].entries
+
+
+def test_a_worker_takes_the_largest_layer_while_the_parent_reads_the_first(tmp_path, monkeypatch,
+                                                                          recorded_pids):
+    layers = _three_layers()  # the third is the largest
+    assert len(layers[2]) > max(len(layers[0]), len(layers[1]))
+    ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy(layers))
+    _slow_in_parent(monkeypatch, 1.0, lambda name: name.startswith("layer0/"))
+    monkeypatch.setenv("DIVEPY_JOBS", "2")
+    image = Source("docker-archive", ref, cache=False).load()
+    by = {name.partition("/")[0]: pid for pid, name in recorded_pids()}
+    # while the parent spent a second on layer 0, the worker read the largest, then the other
+    assert by["layer0"] == os.getpid() and by["layer2"] != os.getpid() and by["layer1"] != os.getpid()
+    monkeypatch.setenv("DIVEPY_JOBS", "1")
+    assert _layers(image) == _layers(Source("docker-archive", ref, cache=False).load())
+
+
+def test_layers_a_dead_worker_claimed_are_read_here(tmp_path, monkeypatch, recorded_pids):
+    layers = _three_layers()
+    ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy(layers))
+    died = tmp_path / "died"
+    _slow_in_parent(monkeypatch, 0.5, lambda name: "die" if name.startswith("layer2/") else
+                    name.startswith("layer0/"), died)
+    monkeypatch.setenv("DIVEPY_JOBS", "2")
+    image = Source("docker-archive", ref, cache=False).load()
+    assert died.read_text() == "layer2/layer.tar"  # the worker claimed the largest, and died there
+    assert {pid for pid, _ in recorded_pids()} == {os.getpid()}  # so this process read them all
+    monkeypatch.setenv("DIVEPY_JOBS", "1")
+    assert _layers(image) == _layers(Source("docker-archive", ref, cache=False).load())
 
 
 def test_a_broken_layer_fails_alike_with_and_without_workers(tmp_path, monkeypatch):

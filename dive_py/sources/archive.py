@@ -93,6 +93,10 @@ class _Blobs:
         """What the blob at `path` really is (known once it has been read)."""
         raise NotImplementedError
 
+    def stored_size(self, path: str) -> int:
+        """The blob's size as stored, if known without reading it (else 0)."""
+        return 0
+
     def checked_json(self, path: str, descriptor: Any = None) -> Any:
         """A JSON blob, verified against its name and descriptor."""
         doc = self.json(path)
@@ -281,6 +285,9 @@ class IndexedTar(StreamedTar):
     def has(self, path: str) -> bool:
         return super().has(path) or self._resolve(path) in self._members
 
+    def stored_size(self, path: str) -> int:
+        return self._members.get(self._resolve(path), (0, 0))[1]
+
     def raw(self, path: str) -> bytes:
         if self._resolve(path) in self._members:
             raise ArchiveError(f"{self.where}: {path} is not JSON")
@@ -323,6 +330,12 @@ class LayoutDir(_Blobs):
 
     def has(self, path: str) -> bool:
         return os.path.isfile(self._path(path))
+
+    def stored_size(self, path: str) -> int:
+        try:
+            return os.path.getsize(self._path(path))
+        except (OSError, ArchiveError):
+            return 0
 
     def raw(self, path: str) -> bytes:
         full = self._path(path)
@@ -541,32 +554,44 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
 
 
 class _LayerReader:
-    """Layers with their digests: the first read here, the others ahead by worker processes
-    where sources.parallel allows them (else all here, one by one)."""
+    """Layers with their digests, read here or by worker processes where sources.parallel
+    allows them (else all here, one by one)."""
 
     def __init__(self, blobs: _Blobs, paths: list[str]):
         self._blobs = blobs
-        unique = list(dict.fromkeys(paths))
-        jobs = parallel.workers(len(unique)) if blobs.lazy else 0
-        # the first layer is read here meanwhile (it is needed first, and it crosses no pipe)
-        self._workers = parallel.Workers(blobs, unique[1:], jobs - 1) if jobs else None
-        self._ahead = self._workers.results() if self._workers is not None else None
-        self._theirs = set(unique[1:]) if jobs else set()
-        self._done: dict[str, parallel.Result] = {}
+        self._paths = list(dict.fromkeys(paths))
+        self._index = {path: i for i, path in enumerate(self._paths)}
+        jobs = parallel.workers(len(self._paths)) if blobs.lazy else 0
+        self._workers = parallel.Workers(blobs, self._paths, [blobs.stored_size(p) for p in self._paths],
+                                         jobs - 1) if jobs else None
 
     def get(self, path: str) -> tuple[LayerData, Digests | None]:
         """The layer at `path` and its digests; ArchiveError if it cannot be read."""
-        if path in self._theirs and path not in self._done and self._ahead is not None:
-            for done, result in self._ahead:
-                self._done[done] = result
-                if done == path:
+        workers = self._workers
+        if workers is not None and path in self._index:
+            index = self._index[path]
+            # until it is here or ours to read: read ahead what nobody has taken, else wait
+            while index not in workers.done and not workers.claim(index):
+                workers.wait(index, block=False)
+                if index in workers.done:
                     break
-        if path in self._done:
-            data, found = self._done[path]
-            if isinstance(data, ArchiveError):
-                raise data
-            return data, found
+                ahead = workers.claim_next(index)
+                if ahead is None:
+                    workers.wait(index, block=True)
+                else:
+                    workers.done[ahead] = self._read(self._paths[ahead])
+            if index in workers.done:
+                data, found = workers.done[index]
+                if isinstance(data, ArchiveError):
+                    raise data
+                return data, found
         return self._blobs.layer(path), self._blobs.digests(path)
+
+    def _read(self, path: str) -> parallel.Result:
+        try:
+            return self._blobs.layer(path), self._blobs.digests(path)
+        except ArchiveError as exc:
+            return exc, None
 
     def __enter__(self) -> _LayerReader:
         return self
@@ -575,7 +600,7 @@ class _LayerReader:
         """Stop the workers (still running if a layer failed before the others were taken)."""
         if self._workers is not None:
             self._workers.close()
-            self._workers = self._ahead = None
+            self._workers = None
 
 
 def read_tar_stream(stream: BinaryIO, where: str, platform: str | None = None,

@@ -1,38 +1,48 @@
-"""Layers of an image on disk read side by side: the parent reads the first, worker processes
-(one per other core) the rest.
+"""Layers of an image on disk read side by side, by this process and by worker processes (one
+per other core).
 
 Layers are independent until they are stacked, and reading one (decompressing, hashing,
 scanning headers) is CPU work that Python runs on one core. For an archive or layout on disk
 each worker reads whole layers from the same file (positional reads, no shared offset) and
 sends back the entry columns (marshal, as the layer cache stores them) with the digests it
-computed; the parent checks them exactly as if it had read the layer itself. The parent reads
-the first layer meanwhile: it needs that one first, and it crosses no pipe.
+computed; the parent checks them exactly as if it had read the layer itself.
+
+Who reads what is decided as the work goes, through a shared table of claims (`Claims`):
+- the parent claims the first layer before the workers start: it needs that one first, and it
+  crosses no pipe;
+- a worker claims the largest layer nobody has claimed yet (the longest jobs first keep the
+  processes busy to the end);
+- the parent, asking for a layer nobody has claimed, reads it itself; waiting for one a worker
+  reads, it reads the next unclaimed layer it will need meanwhile.
 
 Workers are forked, so only from a process with no other thread running (the explorer loads
 in a thread worker: it reads layers one by one), and they are plain processes fed through
-pipes: no helper threads, whose reserved arenas would count against an address-space limit.
-A worker that dies leaves its layer to the parent. $DIVEPY_JOBS caps the processes reading
-layers, the parent included (1: the parent alone).
+pipes. A worker hands its answers to a writer thread, so that it goes on to its next layer
+while the parent is busy. A worker that dies leaves its layers to the parent. $DIVEPY_JOBS
+caps the processes reading layers, the parent included (1: the parent alone).
 """
 
 from __future__ import annotations
 
 import marshal
+import mmap
 import os
 import pickle
+import queue
 import selectors
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import astuple
 
 from dive_py.errors import ArchiveError
 from dive_py.sources.layercache import LayerData, columns, from_columns
+from dive_py.sources.streams import start_thread
 from dive_py.sources.verify import Digests
 
 Result = tuple[LayerData | ArchiveError, Digests | None]
-_TASK = struct.Struct("<i")
-_LENGTH = struct.Struct("<Q")
+_HEAD = struct.Struct("<iQ")  # an answer's layer index and length
+FREE, PARENT = 0, 255  # a claim: nobody, the parent, or worker number n + 1
 
 
 def workers(layers: int) -> int:
@@ -48,6 +58,48 @@ def workers(layers: int) -> int:
     return jobs if jobs > 1 else 0
 
 
+class Claims:
+    """Who reads each layer: one byte per layer in memory shared with the forked workers,
+    changed only under a lock (a pipe holding one token byte: taking it is a read)."""
+
+    def __init__(self, count: int):
+        self._owner = mmap.mmap(-1, max(count, 1))  # anonymous and shared: seen after fork
+        self._lock_r, self._lock_w = os.pipe()
+        os.write(self._lock_w, b"\0")
+
+    def claim(self, order: Sequence[int], who: int) -> int | None:
+        """The first free layer in `order`, now claimed by `who`; None if none is free."""
+        os.read(self._lock_r, 1)
+        try:
+            for index in order:
+                if self._owner[index] == FREE:
+                    self._owner[index] = who
+                    return index
+            return None
+        finally:
+            os.write(self._lock_w, b"\0")
+
+    def owner(self, index: int) -> int:
+        return self._owner[index]
+
+    def hand_over(self, who: int, to: int, keep: Callable[[int], bool]) -> None:
+        """Give `to` every layer `who` claimed, except those `keep` names."""
+        os.read(self._lock_r, 1)
+        try:
+            for index in range(len(self._owner)):
+                if self._owner[index] == who and not keep(index):
+                    self._owner[index] = to
+        finally:
+            os.write(self._lock_w, b"\0")
+
+    def close(self) -> None:
+        """Let go of the pipe and the memory (idempotent; the workers must have ended)."""
+        if not self._owner.closed:
+            os.close(self._lock_r)
+            os.close(self._lock_w)
+            self._owner.close()
+
+
 def _answer(blobs, path: str) -> bytes:
     """What a worker sends back for one layer: b"O" and the marshalled entry columns and
     digests, or b"E" and the error's text, or b"R" and the exception to raise (pickled)."""
@@ -61,61 +113,66 @@ def _answer(blobs, path: str) -> bytes:
     return b"O" + marshal.dumps((columns(data), None if found is None else astuple(found)))
 
 
-def _serve(blobs, paths: list[str], tasks: int, results: int) -> None:
-    """A worker: take a layer index, send its answer, until told to stop (index -1)."""
-    with os.fdopen(tasks, "rb", buffering=0) as inbox, os.fdopen(results, "wb") as outbox:
-        while len(raw := inbox.read(_TASK.size)) == _TASK.size:
-            (index,) = _TASK.unpack(raw)
-            if index < 0:
-                return
-            answer = _answer(blobs, paths[index])
-            outbox.write(_LENGTH.pack(len(answer)) + answer)
-            outbox.flush()
+def _serve(blobs, paths: list[str], order: list[int], claims: Claims, me: int, results: int) -> None:
+    """A worker: claim a layer, read it, hand the answer to the writer; until none is left."""
+    answers: queue.Queue = queue.Queue()
+
+    def write(outbox) -> None:
+        try:
+            while (item := answers.get()) is not None:
+                index, answer = item
+                outbox.write(_HEAD.pack(index, len(answer)))
+                outbox.write(answer)
+                outbox.flush()
+        except OSError:  # the parent stopped listening (it met an error): nothing to tell
+            pass
+
+    with os.fdopen(results, "wb") as outbox:
+        writer = start_thread(write, outbox, name="divepy-answers")
+        try:
+            while (index := claims.claim(order, me)) is not None:
+                answers.put((index, _answer(blobs, paths[index])))
+        finally:
+            answers.put(None)
+            writer.join()
 
 
 class _Worker:
-    def __init__(self, blobs, paths: list[str], others: list[_Worker]):
-        task_r, self.task_w = os.pipe()
+    def __init__(self, number: int, start: Callable[[int, int], None], others: list[_Worker]):
+        self.number = number
         self.result_r, result_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             code = 1
             try:
-                for fd in [self.task_w, self.result_r] + [fd for w in others for fd in (w.task_w, w.result_r)]:
-                    os.close(fd)  # another worker's pipe held open here would never see its end
-                _serve(blobs, paths, task_r, result_w)
+                os.close(self.result_r)
+                for other in others:  # another worker's pipe held open here would never see its end
+                    os.close(other.result_r)
+                start(number, result_w)
                 code = 0
             finally:
                 os._exit(code)
-        os.close(task_r)
         os.close(result_w)
         os.set_blocking(self.result_r, False)
         self.buffer = bytearray()
-        self.index = -1  # the layer it works on
 
-    def give(self, index: int) -> None:
-        self.index = index
-        os.write(self.task_w, _TASK.pack(index))
-
-    def answer(self) -> bytearray | None:
+    def answer(self) -> tuple[int, bytearray] | None:
         """A complete answer, if one has arrived (without copying it: answers are megabytes)."""
-        if len(self.buffer) >= _LENGTH.size:
-            (size,) = _LENGTH.unpack_from(self.buffer)
-            end = _LENGTH.size + size
+        if len(self.buffer) >= _HEAD.size:
+            index, size = _HEAD.unpack_from(self.buffer)
+            end = _HEAD.size + size
             if len(self.buffer) >= end:
                 answer, self.buffer = self.buffer, self.buffer[end:]
                 del answer[end:]
-                del answer[:_LENGTH.size]
-                return answer
+                del answer[:_HEAD.size]
+                return index, answer
         return None
 
     def close(self) -> None:
-        """Close the pipes: a worker waiting for a task sees their end and leaves."""
-        for fd in (self.task_w, self.result_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        try:
+            os.close(self.result_r)
+        except OSError:
+            pass
 
     def wait(self) -> None:
         try:
@@ -125,57 +182,74 @@ class _Worker:
 
 
 class Workers:
-    """Worker processes reading the layers at `paths`, started (forked, first layers handed
-    out) as soon as this is made, so that they work while the caller does something else."""
+    """Worker processes reading the layers at `paths` (largest first, by `sizes`), started as
+    soon as this is made, so that they work while the caller does something else. The parent
+    claims layer 0 before they start."""
 
-    def __init__(self, blobs, paths: list[str], jobs: int):
+    def __init__(self, blobs, paths: list[str], sizes: list[int], jobs: int):
         self._paths = paths
+        self._claims = Claims(len(paths))
+        self._claims.claim([0], PARENT)
+        order = sorted(range(len(paths)), key=lambda i: -sizes[i])
         self._pool: list[_Worker] = []
         self._selector = selectors.DefaultSelector()
-        self._queue = iter(range(len(paths)))
+        self.done: dict[int, Result] = {}
+
+        def start(number: int, results: int) -> None:
+            _serve(blobs, paths, order, self._claims, number + 1, results)
+
         try:
-            for _ in range(jobs):
-                self._pool.append(_Worker(blobs, paths, self._pool[:]))
-            for worker in self._pool:
-                if (index := next(self._queue, None)) is not None:
-                    worker.give(index)
-                    self._selector.register(worker.result_r, selectors.EVENT_READ, worker)
+            for number in range(jobs):
+                worker = _Worker(number, start, self._pool[:])
+                self._pool.append(worker)
+                self._selector.register(worker.result_r, selectors.EVENT_READ, worker)
         except BaseException:
             self.close()
             raise
 
-    def results(self) -> Iterator[tuple[str, Result]]:
-        """(path, (entries or error, digests)) as the workers finish them. A layer whose worker
-        died is left out: the caller reads it itself."""
+    def claim(self, index: int) -> bool:
+        """Whether layer `index` is the parent's to read: it claimed it now, or before."""
+        return self._claims.owner(index) == PARENT or self._claims.claim([index], PARENT) is not None
+
+    def claim_next(self, after: int) -> int | None:
+        """The first layer after `after` that nobody reads yet, now the parent's."""
+        return self._claims.claim(range(after + 1, len(self._paths)), PARENT)
+
+    def wait(self, index: int, block: bool) -> None:
+        """Take in the answers that have arrived (with `block`, wait for at least one, or for
+        the workers to end). A layer claimed by a worker that died becomes the parent's."""
         while self._selector.get_map():
-            for key, _ in self._selector.select():
+            events = self._selector.select(None if block else 0)
+            if not events:
+                return
+            for key, _ in events:
                 worker = key.data
                 chunk = os.read(worker.result_r, 1 << 20)
-                if not chunk:  # died: its layer is the caller's to read
+                if not chunk:  # ended (or died): what it claimed and did not send is the parent's
                     self._selector.unregister(worker.result_r)
+                    self._claims.hand_over(worker.number + 1, PARENT, self.done.__contains__)
                     continue
                 worker.buffer += chunk
-                answer = worker.answer()
-                if answer is None:
-                    continue
-                path = self._paths[worker.index]
-                if (index := next(self._queue, None)) is not None:
-                    worker.give(index)
-                else:
-                    self._selector.unregister(worker.result_r)
-                    os.write(worker.task_w, _TASK.pack(-1))
-                result = _result(answer)
-                del answer, chunk  # megabytes, not to be held while the caller works on the result
-                yield path, result
+                del chunk
+                while (found := worker.answer()) is not None:
+                    done, answer = found
+                    self.done[done] = _result(answer)
+                    del answer, found  # megabytes, not to be held while the caller works on the result
+            if block and (index in self.done or self._claims.owner(index) == PARENT):
+                return
 
     def close(self) -> None:
         """Stop every worker and wait for it (idempotent)."""
         self._selector.close()
+        if self._pool:  # let no worker start another layer
+            while self._claims.claim(range(len(self._paths)), PARENT) is not None:
+                pass
         for worker in self._pool:
             worker.close()
         for worker in self._pool:
             worker.wait()
         self._pool = []
+        self._claims.close()
 
 
 def _result(answer: bytearray) -> Result:
