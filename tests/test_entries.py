@@ -51,3 +51,12 @@ def test_a_layer_stores_any_sequence_of_fileinfo_as_entries():
     assert layer.entries.sizes.itemsize == 8  # numbers in arrays, no int object per entry
     assert layer.entries.modes.itemsize == 4  # modes fit in 32 bits
     assert layer.entries.uids.itemsize == 8  # a uid of 2**32 does not
+
+
+def test_joined_entries_are_both_in_order_whatever_their_widths():
+    head = Entries.of([INFOS[0], INFOS[2]])
+    tail = Entries.of([INFOS[1], INFOS[0]])  # a uid beyond 32 bits
+    assert (head.uids.typecode, tail.uids.typecode) == ("I", "q")  # one narrowed, one not
+    both = head.joined(tail)
+    assert list(both) == [INFOS[0], INFOS[2], INFOS[1], INFOS[0]]
+    assert both.uids.typecode == "q" and both.modes.typecode == "I"

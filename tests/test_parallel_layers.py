@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import threading
 import time
 import zlib
@@ -31,10 +33,10 @@ def recorded_pids(tmp_path, monkeypatch):
     log = tmp_path / "pids"
     real = archive.StreamedTar._parse
 
-    def parse(self, name, stream, progress):
+    def parse(self, name, stream, progress, split=None):
         with open(log, "a") as fh:
             fh.write(f"{os.getpid()} {name}\n")
-        return real(self, name, stream, progress)
+        return real(self, name, stream, progress, split)
 
     monkeypatch.setattr(archive.StreamedTar, "_parse", parse)
     return lambda: [(int(pid), name) for pid, name in map(str.split, log.read_text().splitlines())] \
@@ -48,14 +50,14 @@ def _slow_in_parent(monkeypatch, seconds: float, when, died=None) -> None:
     parent = os.getpid()
     real = archive.StreamedTar._parse
 
-    def parse(self, name, stream, progress):
+    def parse(self, name, stream, progress, split=None):
         action = when(name)
         if action and os.getpid() == parent:
             time.sleep(seconds)
         elif action == "die" and os.getpid() != parent:
             died.write_text(name)
             os._exit(9)
-        return real(self, name, stream, progress)
+        return real(self, name, stream, progress, split)
 
     monkeypatch.setattr(archive.StreamedTar, "_parse", parse)
 
@@ -161,3 +163,99 @@ def test_workers_follow_divepy_jobs(monkeypatch):
     assert parallel.workers(5) == 0
     monkeypatch.setenv("DIVEPY_JOBS", "3")
     assert parallel.workers(5) == 3 and parallel.workers(2) == 2 and parallel.workers(1) == 0
+
+
+# ---------------------------------------------------------------- a first layer read in two parts
+
+
+@pytest.fixture
+def split_any(monkeypatch, tmp_path):
+    """Any uncompressed first layer is split (not only large ones); returns the tails read,
+    as (pid, start), worker processes included."""
+    monkeypatch.setattr(archive, "SPLIT_MIN", 1)
+    log = tmp_path / "tails"
+    real = archive.read_tail
+
+    def read_tail(raw, start):
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()} {start}\n")
+        return real(raw, start)
+
+    monkeypatch.setattr(archive, "read_tail", read_tail)
+    return lambda: [tuple(map(int, line.split())) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _both_ways(monkeypatch, kind: str, ref: str):
+    """The image read with a worker (split) and alone; or the error each gives."""
+    out = []
+    for jobs in ("2", "1"):
+        monkeypatch.setenv("DIVEPY_JOBS", jobs)
+        try:
+            out.append(_layers(Source(kind, ref, cache=False).load()))
+        except ArchiveError as exc:
+            out.append(str(exc))
+    return out
+
+
+def _small_files(prefix: str, count: int, size: int = 300) -> list:
+    return [hostile.Entry(f"{prefix}/f{i:05d}", data=bytes([i % 251]) * size) for i in range(count)]
+
+
+def _first_layer_split_point(kind: str, ref: str) -> int | None:
+    with archive.open_blobs(ref) as blobs:
+        plan = archive.image_plan(blobs, ref)
+        found = blobs.split_point(plan.layer_paths[0])
+    return None if found is None else found[0]
+
+
+@pytest.mark.parametrize("form", ["legacy", "oci-dir"])
+def test_a_first_layer_read_in_two_parts_is_the_same_layer(tmp_path, monkeypatch, split_any, form):
+    first = hostile.layer_tar([hostile.dir_entry("a"), *_small_files("a", 1500), hostile.dir_entry("b"),
+                               *_small_files("b", 1500, 700)])
+    layers = [first] + _three_layers()[1:]
+    if form == "legacy":
+        kind, ref = "docker-archive", hostile.write_tar(tmp_path / "a.tar", hostile.legacy(layers))
+    else:
+        kind, ref = "oci", hostile.write_dir(tmp_path / "layout", hostile.oci(layers, compress=lambda d: d))
+    together, alone = _both_ways(monkeypatch, kind, ref)
+    assert together == alone and len(together[0][2]) == 3002
+    tails = split_any()
+    assert [start for _, start in tails] == [_first_layer_split_point(kind, ref)]  # read once, by someone
+
+
+def test_a_header_look_alike_in_the_middle_is_not_a_split(tmp_path, monkeypatch, split_any):
+    """A tar stored in the layer puts real-looking headers in the middle: the scan from the
+    start does not meet a member there, and reads on by itself."""
+    inner = hostile.layer_tar(_small_files("inner", 600))
+    first = hostile.layer_tar([*_small_files("a", 50), hostile.Entry("pkg/inner.tar", data=inner),
+                               *_small_files("b", 50)])
+    ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy([first] + _three_layers()[1:]))
+    at = _first_layer_split_point("docker-archive", ref)
+    start = first.index(inner)
+    assert at is not None and start < at < start + len(inner)  # the guess falls inside inner.tar
+    together, alone = _both_ways(monkeypatch, "docker-archive", ref)
+    assert together == alone and "pkg/inner.tar" in together[0][2].paths
+
+
+def test_a_global_pax_header_before_the_middle_is_not_split_over(tmp_path, monkeypatch, split_any):
+    """A global PAX header changes every member after it: a second part read apart would not
+    know it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, pax_headers={"uid": "4242"}) as tar:
+        for i in range(2000):
+            info = tarfile.TarInfo(f"g/f{i:05d}")
+            info.size = 300
+            tar.addfile(info, io.BytesIO(b"x" * 300))
+    ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy([buf.getvalue()] + _three_layers()[1:]))
+    together, alone = _both_ways(monkeypatch, "docker-archive", ref)
+    assert together == alone and len(together[0][2]) == 2000 and set(together[0][2].uids) == {4242}
+
+
+def test_a_broken_second_half_is_the_same_error(tmp_path, monkeypatch, split_any):
+    first = bytearray(hostile.layer_tar(_small_files("a", 3000)))
+    at = first.index(b"a/f02500")  # a header well after the middle
+    first[at + 100] ^= 0x04  # a mode digit: the checksum no longer adds up
+    ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy([bytes(first)] + _three_layers()[1:]))
+    together, alone = _both_ways(monkeypatch, "docker-archive", ref)
+    assert together == alone and "checksum" in together and "layer0/layer.tar" in together
+    assert split_any()  # the second half was read apart, and its error reported as the layer's

@@ -73,6 +73,15 @@ class Entries(Sequence[FileInfo]):
         except (TypeError, IndexError) as exc:
             raise ValueError(f"not entry columns: {exc}") from None
 
+    def joined(self, after: Entries) -> Entries:
+        """These entries, then those of `after` (a layer read in two parts)."""
+        def both(a: array, b: array) -> array:
+            return a + b if a.typecode == b.typecode else array("q", a) + array("q", b)
+
+        return Entries(self.paths + after.paths, self.types + after.types,
+                       *(both(getattr(self, name), getattr(after, name)) for name in ("sizes", "modes", "uids", "gids")),
+                       self.links + after.links, self.digests + after.digests)
+
     def __len__(self) -> int:
         return len(self.paths)
 

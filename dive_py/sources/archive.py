@@ -23,9 +23,10 @@ from typing import Any, BinaryIO
 from dive_py.errors import ArchiveError
 from dive_py.model.entries import EMPTY
 from dive_py.model.fileinfo import FileInfo, normalise_path
-from dive_py.sources.layer_tar import Prefixed, read_layer
+from dive_py.sources.layer_tar import Prefixed, Split, compression_of, read_layer, read_tail
 from dive_py.sources import parallel
 from dive_py.sources.streams import Readable
+from dive_py.sources.tarscan import dense, find_member_start
 from dive_py.sources.layercache import LayerCache
 from dive_py.sources.verify import (
     Digests,
@@ -39,6 +40,12 @@ from dive_py.sources.verify import (
 )
 
 JSON_LIMIT = 64 << 20  # a config or manifest larger than this is not one
+# An uncompressed first layer from this size on is read in two parts, side by side (its reader
+# needs it before any other, and the others wait): 32 MB takes ~0.1 s to scan, well above what
+# sending the second part's entries back costs. A member's start is looked for in the
+# SPLIT_WINDOW bytes from the middle (beyond, a large file's data: no split).
+SPLIT_MIN = 32 << 20
+SPLIT_WINDOW = 1 << 20
 
 LayerData = tuple[tuple[FileInfo, ...], int]
 Progress = Callable[[str, int], None]
@@ -96,6 +103,27 @@ class _Blobs:
     def stored_size(self, path: str) -> int:
         """The blob's size as stored, if known without reading it (else 0)."""
         return 0
+
+    def _pread(self, path: str, at: int, size: int) -> bytes:
+        """Bytes of a blob on disk, read where they lie (b"" if that cannot be done)."""
+        return b""
+
+    def split_point(self, path: str) -> tuple[int, bool] | None:
+        """Where a large uncompressed layer blob on disk could be read in two parts, side by
+        side (layer_tar.Split): the first block from its middle on that looks like a header,
+        and whether the blob is dense with headers there (tarscan.dense); None for a small or
+        compressed blob, or where nothing near the middle looks like a header."""
+        size = self.stored_size(path)
+        if size < SPLIT_MIN or compression_of(self._pread(path, 0, 4)) != "none":
+            return None
+        middle = size // 2 // 512 * 512
+        window = self._pread(path, middle, SPLIT_WINDOW)
+        start = find_member_start(window, middle)
+        return None if start is None else (start, dense(window))
+
+    def tail(self, path: str, start: int) -> LayerData:
+        """The entries of an uncompressed layer from `start` on (layer_tar.read_tail)."""
+        raise NotImplementedError
 
     def checked_json(self, path: str, descriptor: Any = None) -> Any:
         """A JSON blob, verified against its name and descriptor."""
@@ -181,11 +209,12 @@ class StreamedTar(_Blobs):
         """A blob that is not JSON: read it as a layer now, as it passes."""
         self._layers[name] = self._parse(name, stream, progress)
 
-    def _parse(self, name: str, stream: BinaryIO, progress: Progress | None) -> LayerData | ArchiveError:
+    def _parse(self, name: str, stream: BinaryIO, progress: Progress | None,
+               split: Split | None = None) -> LayerData | ArchiveError:
         hashes = self._hashes(stream, name)
         report = (lambda n: progress(name, n)) if progress is not None else None
         try:
-            data = read_layer(hashes.blob, f"{self.where}: layer {name}", report, hashes)
+            data = read_layer(hashes.blob, f"{self.where}: layer {name}", report, hashes, split)
             self._digests[name] = hashes.result()
             return data
         except ArchiveError as exc:
@@ -288,16 +317,25 @@ class IndexedTar(StreamedTar):
     def stored_size(self, path: str) -> int:
         return self._members.get(self._resolve(path), (0, 0))[1]
 
+    def _pread(self, path: str, at: int, size: int) -> bytes:
+        offset, stored = self._members.get(self._resolve(path), (0, 0))
+        return os.pread(self._fh.fileno(), max(0, min(size, stored - at)), offset + at)
+
+    def tail(self, path: str, start: int) -> LayerData:
+        offset, size = self._members[self._resolve(path)]
+        return read_tail(_Slice(self._fh, offset + start, size - start), start)  # type: ignore[arg-type]
+
     def raw(self, path: str) -> bytes:
         if self._resolve(path) in self._members:
             raise ArchiveError(f"{self.where}: {path} is not JSON")
         return super().raw(path)
 
-    def layer(self, path: str) -> LayerData:
+    def layer(self, path: str, split: Split | None = None) -> LayerData:
         real = self._resolve(path)
         if real not in self._layers and real in self._members:
             offset, size = self._members[real]  # unbuffered: the layer reader passes reads on as they are
-            self._layers[real] = self._parse(real, _Slice(self._fh, offset, size), self._progress)  # type: ignore[arg-type]
+            self._layers[real] = self._parse(real, _Slice(self._fh, offset, size), self._progress,  # type: ignore[arg-type]
+                                             split)
         return super().layer(path)
 
     def open_raw(self, path: str) -> BinaryIO:
@@ -337,6 +375,18 @@ class LayoutDir(_Blobs):
         except (OSError, ArchiveError):
             return 0
 
+    def _pread(self, path: str, at: int, size: int) -> bytes:
+        try:
+            with open(self._path(path), "rb") as fh:
+                return os.pread(fh.fileno(), size, at)
+        except (OSError, ArchiveError):
+            return b""
+
+    def tail(self, path: str, start: int) -> LayerData:
+        with open(self._path(path), "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            return read_tail(_Slice(fh, start, size - start), start)  # type: ignore[arg-type]
+
     def raw(self, path: str) -> bytes:
         full = self._path(path)
         try:
@@ -360,13 +410,13 @@ class LayoutDir(_Blobs):
         except OSError as exc:
             raise ArchiveError(f"{self.where}: cannot open layer {path} ({exc.strerror})") from None
 
-    def layer(self, path: str) -> LayerData:
+    def layer(self, path: str, split: Split | None = None) -> LayerData:
         full = self._path(path)
         report = (lambda n: self._progress(path, n)) if self._progress is not None else None
         try:
             with open(full, "rb") as fh:
                 hashes = self._hashes(fh, full)
-                data = read_layer(hashes.blob, f"{self.where}: layer {path}", report, hashes)  # type: ignore[arg-type]
+                data = read_layer(hashes.blob, f"{self.where}: layer {path}", report, hashes, split)  # type: ignore[arg-type]
                 self._digests[full] = hashes.result()
                 return data
         except OSError as exc:
@@ -555,15 +605,23 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
 
 class _LayerReader:
     """Layers with their digests, read here or by worker processes where sources.parallel
-    allows them (else all here, one by one)."""
+    allows them (else all here, one by one). A large uncompressed first layer is read in two
+    parts, the second by a worker (layer_tar.Split)."""
 
     def __init__(self, blobs: _Blobs, paths: list[str]):
         self._blobs = blobs
         self._paths = list(dict.fromkeys(paths))
         self._index = {path: i for i, path in enumerate(self._paths)}
-        jobs = parallel.workers(len(self._paths)) if blobs.lazy else 0
+        self._tail_at = None
+        jobs = parallel.workers(len(self._paths) + 1) if blobs.lazy and self._paths else 0
+        if jobs and (split := blobs.split_point(self._paths[0])) is not None:
+            self._tail_at, many_headers = split
+            if many_headers:  # both parts will decode headers with numpy: import it once, before the fork
+                from dive_py.sources import tarheaders  # noqa: F401
+        elif jobs:
+            jobs = parallel.workers(len(self._paths))
         self._workers = parallel.Workers(blobs, self._paths, [blobs.stored_size(p) for p in self._paths],
-                                         jobs - 1) if jobs else None
+                                         jobs - 1, self._tail_at) if jobs else None
 
     def get(self, path: str) -> tuple[LayerData, Digests | None]:
         """The layer at `path` and its digests; ArchiveError if it cannot be read."""
@@ -579,19 +637,36 @@ class _LayerReader:
                 if ahead is None:
                     workers.wait(index, block=True)
                 else:
-                    workers.done[ahead] = self._read(self._paths[ahead])
-            if index in workers.done:
-                data, found = workers.done[index]
-                if isinstance(data, ArchiveError):
-                    raise data
-                return data, found
+                    workers.done[ahead] = self._read(ahead)
+            if index not in workers.done:
+                workers.done[index] = self._read(index)
+            data, found = workers.done[index]
+            if isinstance(data, BaseException):
+                raise data
+            return data, found  # type: ignore[return-value]
         return self._blobs.layer(path), self._blobs.digests(path)
 
-    def _read(self, path: str) -> parallel.Result:
+    def _read(self, index: int) -> parallel.Result:
+        path = self._paths[index]
+        split = None
+        if index == 0 and self._tail_at is not None:
+            split = Split(self._tail_at, self._tail, lambda: self._workers.claim(self._workers.tail))  # type: ignore[union-attr]
         try:
-            return self._blobs.layer(path), self._blobs.digests(path)
+            return self._blobs.layer(path, split) if split else self._blobs.layer(path), self._blobs.digests(path)  # type: ignore[call-arg]
         except ArchiveError as exc:
             return exc, None
+
+    def _tail(self) -> LayerData:
+        """The first layer's tail, as a worker read it (or read here, if none took it)."""
+        workers, task = self._workers, self._workers.tail  # type: ignore[union-attr]
+        while task not in workers.done and not workers.claim(task):  # type: ignore[union-attr]
+            workers.wait(task, block=True)  # type: ignore[union-attr]
+        if task not in workers.done:  # type: ignore[union-attr]
+            return self._blobs.tail(self._paths[0], self._tail_at)  # type: ignore[arg-type]
+        data, _ = workers.done.pop(task)  # type: ignore[union-attr]
+        if isinstance(data, BaseException):
+            raise data
+        return data
 
     def __enter__(self) -> _LayerReader:
         return self

@@ -15,6 +15,7 @@ import tarfile
 from array import array
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import compress
 from typing import BinaryIO
 
@@ -25,7 +26,7 @@ from dive_py.errors import ArchiveError
 from dive_py.gcpause import collector_paused
 from dive_py.model.entries import EMPTY, Entries
 from dive_py.model.fileinfo import normalise_paths
-from dive_py.sources.tarscan import scan
+from dive_py.sources.tarscan import StopAt, scan
 from dive_py.sources.streams import CHUNK as AHEAD_CHUNK
 from dive_py.sources.streams import PassThrough, ReadAhead, read_exactly
 from dive_py.sources.verify import LayerHashes, ZstdFrames, drain
@@ -98,13 +99,28 @@ def decompressed(stream: BinaryIO, buffered: bool = True) -> tuple[BinaryIO, str
     return (io.BufferedReader(raw, CHUNK) if buffered else raw), kind  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class Split:
+    """An uncompressed layer read in two parts, side by side: read_layer scans it up to
+    `offset`, where a member starts, and someone else from there on (read_tail); `tail()`
+    gives what they read, or raises what their scan raised. Where no member starts at
+    `offset` (a guess from the bytes there, which the scan up to it confirms or refutes),
+    read_layer scans on to the end itself and calls `unused()` instead."""
+
+    offset: int
+    tail: Callable[[], tuple[Entries, int]]
+    unused: Callable[[], None]
+
+
 def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | None = None,
-               hashes: LayerHashes | None = None) -> tuple[Entries, int]:
+               hashes: LayerHashes | None = None, split: Split | None = None) -> tuple[Entries, int]:
     """Read every entry of one layer blob. Returns the entries (tar order) and dive's size.
 
     `where` names the layer in error messages. Any corruption raises ArchiveError: a broken
     layer is never reported as an empty one. The blob is read to its very end (so gzip and
     zstd check their trailers); `hashes`, if given, sees the uncompressed bytes (the diff ID).
+    With `split` (an uncompressed blob), the entries from its offset on are someone else's
+    to read, and the bytes from there are only hashed here.
     """
     if progress is not None:
         stream = _Counting(stream, progress)  # type: ignore[assignment]
@@ -120,9 +136,15 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
             plain = ahead = ReadAhead(plain)  # type: ignore[assignment]
         if hashes is not None:
             plain = hashes.plain(plain, kind)
+        stop = StopAt(split.offset) if split is not None and kind == "none" else None
         with collector_paused():  # hundreds of thousands of acyclic objects: see dive_py.gcpause
-            entries, size = _read_entries(plain)
+            entries, size = _read_entries(plain, stop=stop)
         drain(plain)
+        if stop is not None and stop.reached:
+            rest, rest_size = split.tail()  # type: ignore[union-attr]
+            entries, size = entries.joined(rest), size + rest_size
+        elif split is not None:
+            split.unused()
     except ArchiveError:
         raise
     except tarfile.ReadError as exc:
@@ -144,14 +166,22 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     return entries, size
 
 
-def _read_entries(plain: BinaryIO) -> tuple[Entries, int]:
+def read_tail(raw: BinaryIO, start: int) -> tuple[Entries, int]:
+    """The entries of an uncompressed layer tar from `start` (where a member starts) on, and
+    their size; the scan's own errors are raised as they are (read_layer, given them through
+    Split.tail, reports them as it reports its own)."""
+    with collector_paused():
+        return _read_entries(raw, start)
+
+
+def _read_entries(plain: BinaryIO, start: int = 0, stop: StopAt | None = None) -> tuple[Entries, int]:
     """A layer's entries, in tar order, leaving out the root itself; their total size."""
     paths: list[str] = []
     types: list[str] = []
     links: list[str] = []
     numbers = [array("q") for _ in range(4)]  # sizes, modes, uids, gids
     digests = array("Q")
-    for names, kinds, *columns in scan(plain):
+    for names, kinds, *columns in scan(plain, start, stop):
         names = normalise_paths(names)
         if "" in names:
             keep = [bool(path) for path in names]

@@ -13,7 +13,9 @@ Who reads what is decided as the work goes, through a shared table of claims (`C
 - a worker claims the largest layer nobody has claimed yet (the longest jobs first keep the
   processes busy to the end);
 - the parent, asking for a layer nobody has claimed, reads it itself; waiting for one a worker
-  reads, it reads the next unclaimed layer it will need meanwhile.
+  reads, it reads the next unclaimed layer it will need meanwhile;
+- a large uncompressed first layer is read in two parts (layer_tar.Split): the parent reads up
+  to a member near its middle, and its tail is the first task a worker takes.
 
 Workers are forked, so only from a process with no other thread running (the explorer loads
 in a thread worker: it reads layers one by one), and they are plain processes fed through
@@ -40,7 +42,7 @@ from dive_py.sources.layercache import LayerData, columns, from_columns
 from dive_py.sources.streams import start_thread
 from dive_py.sources.verify import Digests
 
-Result = tuple[LayerData | ArchiveError, Digests | None]
+Result = tuple[LayerData | BaseException, Digests | None]  # an ArchiveError; a tail's error as raised
 _HEAD = struct.Struct("<iQ")  # an answer's layer index and length
 FREE, PARENT = 0, 255  # a claim: nobody, the parent, or worker number n + 1
 
@@ -113,7 +115,19 @@ def _answer(blobs, path: str) -> bytes:
     return b"O" + marshal.dumps((columns(data), None if found is None else astuple(found)))
 
 
-def _serve(blobs, paths: list[str], order: list[int], claims: Claims, me: int, results: int) -> None:
+def _tail_answer(blobs, path: str, start: int) -> bytes:
+    """What a worker sends back for the tail of a split layer: b"O" and the marshalled
+    columns, or b"X" and whatever the scan raised (pickled), for the reader of the head to
+    raise as its own."""
+    try:
+        data = blobs.tail(path, start)
+    except Exception as exc:  # noqa: BLE001 (handed over as it is)
+        return b"X" + pickle.dumps(exc)
+    return b"O" + marshal.dumps((columns(data), None))
+
+
+def _serve(blobs, paths: list[str], order: list[int], claims: Claims, me: int, results: int,
+           tail_at: int | None) -> None:
     """A worker: claim a layer, read it, hand the answer to the writer; until none is left."""
     answers: queue.Queue = queue.Queue()
 
@@ -131,7 +145,8 @@ def _serve(blobs, paths: list[str], order: list[int], claims: Claims, me: int, r
         writer = start_thread(write, outbox, name="divepy-answers")
         try:
             while (index := claims.claim(order, me)) is not None:
-                answers.put((index, _answer(blobs, paths[index])))
+                answers.put((index, _answer(blobs, paths[index]) if index < len(paths)
+                             else _tail_answer(blobs, paths[0], tail_at)))  # type: ignore[arg-type]
         finally:
             answers.put(None)
             writer.join()
@@ -184,19 +199,26 @@ class _Worker:
 class Workers:
     """Worker processes reading the layers at `paths` (largest first, by `sizes`), started as
     soon as this is made, so that they work while the caller does something else. The parent
-    claims layer 0 before they start."""
+    claims layer 0 before they start.
 
-    def __init__(self, blobs, paths: list[str], sizes: list[int], jobs: int):
+    With `tail_at`, layer 0 is read in two parts (layer_tar.Split): its tail, from that offset
+    on, is task number len(paths), the first a worker takes (the parent reads the head
+    meanwhile, and needs the whole layer first)."""
+
+    def __init__(self, blobs, paths: list[str], sizes: list[int], jobs: int, tail_at: int | None = None):
         self._paths = paths
-        self._claims = Claims(len(paths))
+        self.tail = len(paths) if tail_at is not None else None  # the tail's task number
+        tasks = len(paths) + (tail_at is not None)
+        self._tasks = tasks
+        self._claims = Claims(tasks)
         self._claims.claim([0], PARENT)
-        order = sorted(range(len(paths)), key=lambda i: -sizes[i])
+        order = ([len(paths)] if tail_at is not None else []) + sorted(range(len(paths)), key=lambda i: -sizes[i])
         self._pool: list[_Worker] = []
         self._selector = selectors.DefaultSelector()
         self.done: dict[int, Result] = {}
 
         def start(number: int, results: int) -> None:
-            _serve(blobs, paths, order, self._claims, number + 1, results)
+            _serve(blobs, paths, order, self._claims, number + 1, results, tail_at)
 
         try:
             for number in range(jobs):
@@ -212,7 +234,7 @@ class Workers:
         return self._claims.owner(index) == PARENT or self._claims.claim([index], PARENT) is not None
 
     def claim_next(self, after: int) -> int | None:
-        """The first layer after `after` that nobody reads yet, now the parent's."""
+        """The first layer after `after` that nobody reads yet, now the parent's (not a tail)."""
         return self._claims.claim(range(after + 1, len(self._paths)), PARENT)
 
     def wait(self, index: int, block: bool) -> None:
@@ -241,8 +263,8 @@ class Workers:
     def close(self) -> None:
         """Stop every worker and wait for it (idempotent)."""
         self._selector.close()
-        if self._pool:  # let no worker start another layer
-            while self._claims.claim(range(len(self._paths)), PARENT) is not None:
+        if self._pool:  # let no worker start another task
+            while self._claims.claim(range(self._tasks), PARENT) is not None:
                 pass
         for worker in self._pool:
             worker.close()
@@ -258,6 +280,8 @@ def _result(answer: bytearray) -> Result:
         raise pickle.loads(payload)
     if kind == b"E":
         return ArchiveError(pickle.loads(payload)), None
+    if kind == b"X":
+        return pickle.loads(payload), None
     value, found = marshal.loads(payload)
     payload.release()
     return from_columns(value), None if found is None else Digests(*found)

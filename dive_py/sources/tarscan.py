@@ -20,6 +20,7 @@ from __future__ import annotations
 import struct
 import tarfile
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -56,12 +57,12 @@ class _Reader:
     encoding = tarfile.ENCODING
     errors = "surrogateescape"
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: BinaryIO, start: int = 0):
         self._read = getattr(raw, "read1", raw.read)  # chunks as they come (tolerated short)
         self.buf = b""
         self.at = 0  # the next unread byte of buf
-        self.base = 0  # the stream offset of buf[0]
-        self.offset = 0
+        self.base = start  # the stream offset of buf[0] (the stream starts at `start` of the tar)
+        self.offset = start
         self.pax_headers: dict[str, str] = {}
 
     @property
@@ -324,18 +325,79 @@ def _walk(reader: _Reader) -> tuple[list[int], int, int]:
     return offsets, at, 0
 
 
-def scan(raw: BinaryIO) -> Iterator[Columns]:
+def dense(window: bytes) -> bool:
+    """Whether tar bytes hold headers as densely as the batches are made for (MIN_BATCH in a
+    CHUNK), by the ustar magic's count."""
+    return window.count(b"ustar") * CHUNK >= MIN_BATCH * len(window)
+
+
+def find_member_start(window: bytes, at: int) -> int | None:
+    """The first offset in `window` (which starts at offset `at` of a tar, a multiple of 512)
+    where a block looks like a ustar header: the magic, and a checksum that adds up. A guess:
+    file data can look like that too (a scan from the tar's start confirms it, StopAt)."""
+    find = window.find
+    i = find(b"ustar", 257)
+    while i >= 0:
+        start = i - 257
+        if start % 512 == 0 and start + 512 <= len(window):
+            block = window[start:start + 512]
+            try:
+                if int(block[148:156].rstrip(b"\0 ") or b"x", 8) == sum(block) - sum(block[148:156]) + 256:
+                    return at + start
+            except ValueError:
+                pass
+            i = find(b"ustar", start + 512 + 257)
+        else:
+            i = find(b"ustar", i + 1)
+    return None
+
+
+class StopAt:
+    """Where a scan is to stop, if a member starts there: `offset` in the tar. `reached` tells
+    whether it did stop there (a member started there, and no global PAX header was in force,
+    which would change how the members after it read)."""
+
+    def __init__(self, offset: int):
+        self.offset = offset
+        self.reached = False
+
+    def check(self, reader: _Reader) -> bool:
+        """Whether the scan, at a member's start, is to stop here."""
+        if reader.pos == self.offset and not reader.pax_headers:
+            self.reached = True
+        return self.reached
+
+    def cut(self, reader: _Reader, offsets: list[int], end: int) -> tuple[list[int], int, bool]:
+        """A walked run cut short where the stop falls on one of its headers."""
+        at = self.offset - reader.base
+        if offsets and offsets[0] < at < end:
+            k = bisect_left(offsets, at)
+            if k < len(offsets) and offsets[k] == at:
+                return offsets[:k], at, True
+        return offsets, end, False
+
+
+def scan(raw: BinaryIO, start: int = 0, stop: StopAt | None = None) -> Iterator[Columns]:
     """Batches of members in archive order, as columns: names, FileInfo types, sizes, modes,
     uids, gids, link names and digests (xxhash64 of the contents, 0 for directories, the
-    empty hash for anything that is not a regular file)."""
-    reader = _Reader(raw)
+    empty hash for anything that is not a regular file).
+
+    `start`: where in the tar `raw` starts (a member's start; offsets in errors count from the
+    tar's start). `stop`: end the scan early at that member's start, if the scan meets one there.
+    """
+    reader = _Reader(raw, start)
     min_batch = MIN_BATCH
     while True:
         _skip_to_next(reader)
-        offsets, stop, reach = _walk(reader) if reader.fast_ok() else ([], 0, 0)
+        if stop is not None and stop.check(reader):
+            return
+        offsets, end, reach = _walk(reader) if reader.fast_ok() else ([], 0, 0)
+        if stop is not None:
+            offsets, end, cut = stop.cut(reader, offsets, end)
+            reach = 0 if cut else reach
         if len(offsets) >= min_batch:
             min_batch = min(min_batch, LATER_BATCH)
-            yield from _batch(reader, offsets, stop)
+            yield from _batch(reader, offsets, end)
             continue
         # a longer run may go on in the next chunk; but a member reaching further than that is
         # streamed past (hashed where it lies), not gathered into the buffer
@@ -344,6 +406,8 @@ def scan(raw: BinaryIO) -> Iterator[Columns]:
         # the walked run one header at a time, then the header that stopped the walk
         for _ in range(len(offsets) + 1):
             _skip_to_next(reader)
+            if stop is not None and stop.check(reader):
+                return
             member = _next_header(reader)
             if member is None:
                 return
