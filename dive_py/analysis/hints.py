@@ -17,7 +17,7 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 from operator import and_
 
 from dive_py.ci.goformat import go_bytes
@@ -48,6 +48,10 @@ CACHES: tuple[tuple[str, str, str], ...] = (
 # One alternation with a group per manager: one match per path instead of one per manager.
 _CACHE_RE = re.compile("^(?:" + "|".join(f"(?P<c{i}>{pattern})" for i, (_, pattern, _) in enumerate(CACHES))
                        + ")(?=/|$)")
+# What every path _CACHE_RE matches starts with: a path-wide startswith (C-level) leaves the
+# regex only the few paths that might be a cache's (a test holds the two together)
+CACHE_PREFIXES = ("var/lib/apt/lists", "var/cache/", "root/.", "home/", "usr/local/share/.cache/yarn",
+                  "etc/apk/cache")
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,10 @@ def _cache_hints(image: Image, claimed: set) -> list[Hint]:
     for layer in image.layers[1:]:
         entries = layer.entries
         found: dict[str, tuple[int, set[str], str]] = {}
-        for i in compress(range(len(entries)), map(_CACHE_RE.match, entries.paths)):
-            if entries.types[i] != REG:
-                continue
+        for i in compress(range(len(entries)), map(str.startswith, entries.paths, repeat(CACHE_PREFIXES))):
             path = entries.paths[i]
-            match = _CACHE_RE.match(path)
+            if entries.types[i] != REG or (match := _CACHE_RE.match(path)) is None:
+                continue
             name, _, fix = CACHES[int(match.lastgroup[1:])]  # type: ignore[index, union-attr]
             total, roots, _ = found.get(name, (0, set(), fix))
             roots.add(match.group(0))  # type: ignore[union-attr]
@@ -150,19 +153,53 @@ def _change_hints(flat: FlatImage, changes_by_layer: Sequence[list[Change]], cla
     return out
 
 
+NUMPY_ABOVE = 50_000  # entries (files in user layers) from which numpy does the counting
+
+
+def _numpy(count: int):
+    """numpy, for `count` values and more than NUMPY_ABOVE of them (else None): below, its
+    import (0.1 s) costs more than plain iteration."""
+    if count <= NUMPY_ABOVE:
+        return None
+    import numpy
+
+    return numpy
+
+
 def _regular(entries: Entries) -> array:
     """The indexes of the non-empty regular files (with C-level iteration: layers are long)."""
-    return array("q", compress(range(len(entries)), map(and_, map(REG.__eq__, entries.types), map(bool, entries.sizes))))
+    np = _numpy(len(entries))
+    if np is None:
+        return array("q", compress(range(len(entries)), map(and_, map(REG.__eq__, entries.types),
+                                                            map(bool, entries.sizes))))
+    types = np.frombuffer(entries.types.encode("latin-1", "replace"), np.uint8)  # a byte per entry
+    found = np.flatnonzero((types == ord(REG)) & (np.frombuffer(entries.sizes, np.int64) != 0))
+    return array("q", found.astype(np.int64).tobytes())
 
 
-NUMPY_ABOVE = 50_000  # files in user layers from which shared contents are found with numpy
+def _picked(values: array, indexes: array) -> array:
+    """values[i] for each i in `indexes`, in an array of the same type."""
+    np = _numpy(len(indexes))
+    if np is None:
+        return array(values.typecode, map(values.__getitem__, indexes))
+    picked = np.frombuffer(values, values.typecode)[np.frombuffer(indexes, np.int64)]
+    return array(values.typecode, picked.tobytes())
+
+
+def _where_in(values: array, wanted: set[int]) -> list[int]:
+    """The positions in `values` of the values in `wanted`."""
+    np = _numpy(len(values))
+    if np is None or not wanted:
+        return list(compress(range(len(values)), map(wanted.__contains__, values)))
+    known = np.fromiter(wanted, np.uint64, len(wanted))
+    return np.flatnonzero(np.isin(np.frombuffer(values, np.uint64), known)).tolist()
 
 
 def shared_contents(base: array, user: list[array], numpy_above: int = NUMPY_ABOVE) -> set[int]:
     """The digests in `user` (one array per user layer) that occur twice there, or also in
     `base`. Most contents occur once; with many files, numpy counts them in 8 bytes each where
     a Counter would hold an int object and a table slot for every one of them."""
-    if sum(map(len, user)) <= numpy_above:
+    if sum(map(len, user)) <= numpy_above:  # (numpy_above: for the tests, which try both)
         counts = Counter(chain.from_iterable(user))
         shared = {digest for digest in base if digest in counts}
         if len(counts) < sum(counts.values()):
@@ -187,22 +224,19 @@ def _duplicate_hints(image: Image, claimed: set, regular: list[array]) -> list[H
     if len(layers) < 2:
         return []
 
-    def digests(layer) -> array:
-        return array("Q", map(layer.entries.digests.__getitem__, regular[layer.index]))
-
+    digests = [_picked(layer.entries.digests, regular[layer.index]) for layer in layers]
     # Most content is added once: find the repeated first, then look closer only at those
-    repeated = shared_contents(digests(layers[0]), [digests(layer) for layer in layers[1:]])
+    repeated = shared_contents(digests[0], digests[1:])
     first = layers[0].entries
-    again = compress(regular[0], map(repeated.__contains__, map(first.digests.__getitem__, regular[0])))
-    base = {(first.digests[i], first.sizes[i]) for i in again}  # the base's contents added again
+    base = {(first.digests[i], first.sizes[i])  # the base's contents added again
+            for i in map(regular[0].__getitem__, _where_in(digests[0], repeated))}
     by_content: dict[tuple[int, int], list[tuple[int, str]]] = {}
     for layer in layers[1:]:
         entries = layer.entries
-        digests = entries.digests
-        for i in compress(regular[layer.index], map(repeated.__contains__, map(digests.__getitem__, regular[layer.index]))):
+        for i in map(regular[layer.index].__getitem__, _where_in(digests[layer.index], repeated)):
             path = entries.paths[i]
             if (layer.index, path) not in claimed:
-                by_content.setdefault((digests[i], entries.sizes[i]), []).append((layer.index, path))
+                by_content.setdefault((entries.digests[i], entries.sizes[i]), []).append((layer.index, path))
     out = []
     for (digest, size), where in by_content.items():
         in_base = (digest, size) in base
