@@ -90,7 +90,9 @@ class _Blobs:
         """A JSON member's exact bytes (an image ID is the sha256 of the config's bytes)."""
         raise NotImplementedError
 
-    def layer(self, path: str) -> LayerData:
+    def layer(self, path: str, split: Split | None = None) -> LayerData:
+        """The layer at `path`; with `split`, read in two parts (see layer_tar.Split) if it is
+        still to be read."""
         raise NotImplementedError
 
     def has(self, path: str) -> bool:
@@ -249,8 +251,8 @@ class StreamedTar(_Blobs):
     def json(self, path: str) -> Any:
         return _parse_json(self.raw(path), f"{self.where}: {path}")
 
-    def layer(self, path: str) -> LayerData:
-        real = self._resolve(path)
+    def layer(self, path: str, split: Split | None = None) -> LayerData:
+        real = self._resolve(path)  # read in one pass already: `split` comes too late
         found = self._layers.get(real)
         if found is None:
             if real in self._json:
@@ -622,6 +624,8 @@ class _LayerReader:
             jobs = parallel.workers(len(self._paths))
         self._workers = parallel.Workers(blobs, self._paths, [blobs.stored_size(p) for p in self._paths],
                                          jobs - 1, self._tail_at) if jobs else None
+        self._split = (Split(self._tail_at, self._tail, self._tail_unused)
+                       if self._workers is not None and self._tail_at is not None else None)
 
     def get(self, path: str) -> tuple[LayerData, Digests | None]:
         """The layer at `path` and its digests; ArchiveError if it cannot be read."""
@@ -648,25 +652,29 @@ class _LayerReader:
 
     def _read(self, index: int) -> parallel.Result:
         path = self._paths[index]
-        split = None
-        if index == 0 and self._tail_at is not None:
-            split = Split(self._tail_at, self._tail, lambda: self._workers.claim(self._workers.tail))  # type: ignore[union-attr]
         try:
-            return self._blobs.layer(path, split) if split else self._blobs.layer(path), self._blobs.digests(path)  # type: ignore[call-arg]
+            return self._blobs.layer(path, self._split if index == 0 else None), self._blobs.digests(path)
         except ArchiveError as exc:
             return exc, None
 
     def _tail(self) -> LayerData:
         """The first layer's tail, as a worker read it (or read here, if none took it)."""
-        workers, task = self._workers, self._workers.tail  # type: ignore[union-attr]
-        while task not in workers.done and not workers.claim(task):  # type: ignore[union-attr]
-            workers.wait(task, block=True)  # type: ignore[union-attr]
-        if task not in workers.done:  # type: ignore[union-attr]
-            return self._blobs.tail(self._paths[0], self._tail_at)  # type: ignore[arg-type]
-        data, _ = workers.done.pop(task)  # type: ignore[union-attr]
+        workers, start = self._workers, self._tail_at
+        assert workers is not None and workers.tail_task is not None and start is not None
+        task = workers.tail_task
+        while task not in workers.done and not workers.claim(task):
+            workers.wait(task, block=True)
+        if task not in workers.done:
+            return self._blobs.tail(self._paths[0], start)
+        data, _ = workers.done.pop(task)
         if isinstance(data, BaseException):
             raise data
-        return data
+        return data  # type: ignore[return-value]
+
+    def _tail_unused(self) -> None:
+        """The first layer was read to its end here: nobody need start on its tail."""
+        if self._workers is not None and self._workers.tail_task is not None:
+            self._workers.claim(self._workers.tail_task)
 
     def __enter__(self) -> _LayerReader:
         return self

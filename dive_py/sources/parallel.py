@@ -207,7 +207,7 @@ class Workers:
 
     def __init__(self, blobs, paths: list[str], sizes: list[int], jobs: int, tail_at: int | None = None):
         self._paths = paths
-        self.tail = len(paths) if tail_at is not None else None  # the tail's task number
+        self.tail_task = len(paths) if tail_at is not None else None
         tasks = len(paths) + (tail_at is not None)
         self._tasks = tasks
         self._claims = Claims(tasks)
@@ -238,8 +238,9 @@ class Workers:
         return self._claims.claim(range(after + 1, len(self._paths)), PARENT)
 
     def wait(self, index: int, block: bool) -> None:
-        """Take in the answers that have arrived (with `block`, wait for at least one, or for
-        the workers to end). A layer claimed by a worker that died becomes the parent's."""
+        """Take in the answers that have arrived; with `block`, wait until task `index` has
+        arrived or is the parent's, or every worker has ended. What a worker claimed and did
+        not send when it ended (it died) becomes the parent's."""
         while self._selector.get_map():
             events = self._selector.select(None if block else 0)
             if not events:
