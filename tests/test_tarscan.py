@@ -523,3 +523,10 @@ def test_a_number_beyond_64_bits_is_a_clean_error():
         assert tar.getmembers()[0].size == 2**70  # tarfile reads it
     with pytest.raises(ArchiveError, match=r"^layer: not a valid tar \(a size beyond 64 bits\)$"):
         read_layer(io.BytesIO(bytes(header) + bytes(1024)), "layer")
+
+
+@settings(max_examples=300, deadline=None)
+@given(block=st.binary(min_size=512, max_size=512))
+def test_byte_sum_is_the_sum_of_the_bytes(block):
+    assert tarscan.byte_sum(block) == sum(block)
+    assert tarscan.byte_sum(b"\xff" * 512) == 255 * 512

@@ -21,6 +21,7 @@ import struct
 import tarfile
 import zlib
 from bisect import bisect_left
+from zlib import adler32
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -177,6 +178,13 @@ _SKIPS_DATA = frozenset([b"0", b"\0", b"7"])  # tarfile skips data only after re
 _HEADER = struct.Struct("100s8s8s8s12s12s8sc100s72x8s8s155s12x")
 
 
+def byte_sum(block: bytes) -> int:
+    """The sum of a 512-byte block's bytes (what a tar checksum adds up), five times faster
+    than sum(): Adler-32's first half is 1 + the sum of the bytes modulo 65521, exact for 256
+    bytes (at most 65,280)."""
+    return (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF) - 2
+
+
 def _text(field: bytes, reader: _Reader) -> str:
     return field.split(b"\0", 1)[0].decode(reader.encoding, reader.errors)
 
@@ -193,7 +201,7 @@ def _plain_header(buf: bytes, reader: _Reader) -> tarfile.TarInfo | None:
     if kind not in _PLAIN_TYPES:
         return None
     try:
-        if int(checksum.rstrip(b"\0 ") or b"0", 8) != sum(buf) - sum(checksum) + 256:
+        if int(checksum.rstrip(b"\0 ") or b"0", 8) != byte_sum(buf) - sum(checksum) + 256:
             return None
         numbers = [int(f.rstrip(b"\0 ") or b"0", 8) for f in (mode, uid, gid, size, mtime, devmajor, devminor)]
     except ValueError:
@@ -342,7 +350,7 @@ def find_member_start(window: bytes, at: int) -> int | None:
         if start % 512 == 0 and start + 512 <= len(window):
             block = window[start:start + 512]
             try:
-                if int(block[148:156].rstrip(b"\0 ") or b"x", 8) == sum(block) - sum(block[148:156]) + 256:
+                if int(block[148:156].rstrip(b"\0 ") or b"x", 8) == byte_sum(block) - sum(block[148:156]) + 256:
                     return at + start
             except ValueError:
                 pass
