@@ -39,6 +39,7 @@ CHUNK = 2 << 20  # bytes read at a time; a batch is the plain headers of one suc
 # LATER_BATCH headers make one too.
 MIN_BATCH = 1024
 LATER_BATCH = 64
+SINGLES = 256  # members read one at a time, handed on together (a batch each cost as much as a member)
 EMPTY_HASH = xxhash.xxh64_intdigest(b"")
 
 _KINDS = {b"\0": "0", b"0": "0", b"7": "0"}  # FileInfo's type, for the types Python keeps apart
@@ -388,11 +389,34 @@ class StopAt:
 def scan(raw: BinaryIO, start: int = 0, stop: StopAt | None = None) -> Iterator[Columns]:
     """Batches of members in archive order, as columns: names, FileInfo types, sizes, modes,
     uids, gids, link names and digests (xxhash64 of the contents, 0 for directories, the
-    empty hash for anything that is not a regular file).
+    empty hash for anything that is not a regular file). Members read one at a time come in
+    batches too, of up to SINGLES.
 
     `start`: where in the tar `raw` starts (a member's start; offsets in errors count from the
     tar's start). `stop`: end the scan early at that member's start, if the scan meets one there.
     """
+    rows: list[tuple] = []
+    try:
+        for single, found in _members(raw, start, stop):
+            if single:
+                rows.append(found)
+                if len(rows) < SINGLES:
+                    continue
+            if rows:
+                yield tuple(map(list, zip(*rows)))  # type: ignore[misc]
+                rows = []
+            if not single:
+                yield found
+    except Exception:
+        if rows:  # what was read before the error, as every path hands it on
+            yield tuple(map(list, zip(*rows)))  # type: ignore[misc]
+        raise
+    if rows:
+        yield tuple(map(list, zip(*rows)))  # type: ignore[misc]
+
+
+def _members(raw: BinaryIO, start: int, stop: StopAt | None) -> Iterator[tuple[bool, tuple]]:
+    """(False, columns) for a batch, (True, row) for a member read alone, in archive order."""
     reader = _Reader(raw, start)
     min_batch = MIN_BATCH
     while True:
@@ -419,7 +443,7 @@ def scan(raw: BinaryIO, start: int = 0, stop: StopAt | None = None) -> Iterator[
             member = _next_header(reader)
             if member is None:
                 return
-            yield _single(reader, member)
+            yield True, _single(reader, member)
 
 
 def _skip_to_next(reader: _Reader) -> None:
@@ -430,7 +454,7 @@ def _skip_to_next(reader: _Reader) -> None:
         reader.skip(reader.offset - reader.pos)
 
 
-def _batch(reader: _Reader, offsets: list[int], stop: int) -> Iterator[Columns]:
+def _batch(reader: _Reader, offsets: list[int], stop: int) -> Iterator[tuple[bool, tuple]]:
     """The walked headers, decoded at once; those the batch cannot vouch for read by tarfile
     in their turn. Ends with the reader past the last of them (the caller reads on), or
     early, where a header read by tarfile does not end where the walk went on."""
@@ -442,7 +466,7 @@ def _batch(reader: _Reader, offsets: list[int], stop: int) -> Iterator[Columns]:
     done = 0
     for index in bad + [len(offsets)]:
         if index > done:
-            yield tuple(column[done:index] for column in columns) if bad else columns  # type: ignore[misc]
+            yield False, (tuple(column[done:index] for column in columns) if bad else columns)
         reader.at = bounds[index]
         reader.offset = reader.pos
         if index == len(offsets):
@@ -450,14 +474,14 @@ def _batch(reader: _Reader, offsets: list[int], stop: int) -> Iterator[Columns]:
         member = _next_header(reader)
         if member is None:  # cannot happen to a walked header; read on from here
             return
-        yield _single(reader, member)
+        yield True, _single(reader, member)
         if reader.buf is not buf or reader.offset != reader.base + bounds[index + 1]:
             return
         done = index + 1
 
 
-def _single(reader: _Reader, member: tarfile.TarInfo) -> Columns:
-    """One member read by tarfile, and its contents hashed."""
+def _single(reader: _Reader, member: tarfile.TarInfo) -> tuple:
+    """One member read by tarfile, and its contents hashed: a row of the columns."""
     if member.isdir():
         digest = 0
     elif member.issparse():
@@ -467,5 +491,4 @@ def _single(reader: _Reader, member: tarfile.TarInfo) -> Columns:
     else:
         digest = EMPTY_HASH
     kind = _KINDS.get(member.type) or member.type.decode("latin-1")
-    return ([member.name], [kind], [member.size], [member.mode], [member.uid], [member.gid],
-            [member.linkname], [digest])
+    return (member.name, kind, member.size, member.mode, member.uid, member.gid, member.linkname, digest)
