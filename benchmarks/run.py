@@ -1,9 +1,10 @@
 """divepy against dive 0.13.1, side by side: `python benchmarks/run.py [--quick] [--runs N]`.
 
 Builds the benchmark images once (benchmarks/images.py, into $XDG_CACHE_HOME/divepy-bench),
-then for each image reads the archive once (into the page cache, where the issue measures)
-and runs divepy (CI mode, --no-cache: a cold analysis) and dive (CI mode) alternately,
-measuring each child with wait4: wall time, user CPU, peak RSS. Then:
+compiles divepy's bytecode (as pip would), then for each image reads the archive once (into
+the page cache, where the issue measures) and runs divepy (CI mode, --no-cache: a cold
+analysis) and dive (CI mode) alternately, measuring each child with wait4: wall time, user
+CPU, peak RSS. Then:
 - cached rerun: divepy with a warm layer cache (a private one, filled by one run first);
 - first paint: the explorer started headless in a fresh process, until the layer list is
   on screen (dive shows nothing before its analysis ends, so its CI wall time stands for it).
@@ -13,6 +14,7 @@ Prints a Markdown table and writes it, with the raw numbers, to benchmarks/resul
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
 import json
 import os
@@ -156,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     refs = images.ensure_images(args.images_dir, scale, log)
+    # divepy as pip installs it has its bytecode compiled; from a checkout whose .pyc files are
+    # older than the sources (or with PYTHONDONTWRITEBYTECODE set) every run would compile the
+    # changed modules again
+    compileall.compile_dir(os.path.join(REPO, "dive_py"), quiet=1)
     work = tempfile.mkdtemp(prefix="divepy-bench-")
     env = {**os.environ, "PYTHONPATH": REPO, "XDG_CACHE_HOME": os.path.join(work, "cache")}
     env.pop("CI", None)
