@@ -57,8 +57,6 @@ def test_numpy_and_plain_counting_give_the_same_hints(monkeypatch):
     assert kinds == {"package-cache", "deleted-later", "attributes-only", "duplicate-content", "large-file"}
 
 
-@pytest.mark.parametrize("path", [f"{d}/file" for d in CACHE_DIRS] + CACHE_DIRS
-                         + [f"{d}/file" for d in OTHER_DIRS] + OTHER_DIRS)
+@pytest.mark.parametrize("path", [f"{d}/file" for d in CACHE_DIRS] + CACHE_DIRS)
 def test_every_cache_path_passes_the_prefilter(path):
-    if hints_module._CACHE_RE.match(path):
-        assert path.startswith(hints_module.CACHE_PREFIXES)
+    assert hints_module._CACHE_RE.match(path) and path.startswith(hints_module.CACHE_PREFIXES)

@@ -529,4 +529,7 @@ def test_a_number_beyond_64_bits_is_a_clean_error():
 @given(block=st.binary(min_size=512, max_size=512))
 def test_byte_sum_is_the_sum_of_the_bytes(block):
     assert tarscan.byte_sum(block) == sum(block)
+
+
+def test_byte_sum_of_the_largest_block():
     assert tarscan.byte_sum(b"\xff" * 512) == 255 * 512

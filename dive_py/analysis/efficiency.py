@@ -15,6 +15,7 @@ A whiteout of a path that was never there counts 0 (dive aborts the rest of that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import NamedTuple
 
 from dive_py.analysis.gosort import go_sort_by_key
@@ -43,7 +44,8 @@ class Efficiency:
 
 def _opaque_whiteouts(nodes: LayerNodes, entries: Entries, below: FlatImage) -> list[str]:
     """The explicit whiteouts that this layer's opaque markers stand for."""
-    dirs = {entry.rpartition("/")[0] for entry in entries.paths if entry.rpartition("/")[2] == OPAQUE_MARKER}
+    dirs = {parent for parent, _, name in map(methodcaller("rpartition", "/"), entries.paths)
+            if name == OPAQUE_MARKER}
     dirs = {d for d in dirs if d == "" or ((ref := below.refs.get(d)) is not None and below.is_dir(ref))}
     if not dirs:
         return []

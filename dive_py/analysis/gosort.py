@@ -74,7 +74,8 @@ def go_sort_by_key(items: list, key: Callable[[Any], Any]) -> None:
     there are no ties, and every sort gives Go's order: Python's own sort does it."""
     keys = [key(item) for item in items]
     if len(set(keys)) == len(keys):
-        items.sort(key=key)
+        order = sorted(range(len(items)), key=keys.__getitem__)  # the keys made once
+        items[:] = [items[i] for i in order]
         return
     if len(items) > 1:
         _pdqsort(_KeyData(items, keys), 0, len(items), len(items).bit_length())  # type: ignore[arg-type]

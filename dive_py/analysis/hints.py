@@ -195,11 +195,11 @@ def _where_in(values: array, wanted: set[int]) -> list[int]:
     return np.flatnonzero(np.isin(np.frombuffer(values, np.uint64), known)).tolist()
 
 
-def shared_contents(base: array, user: list[array], numpy_above: int = NUMPY_ABOVE) -> set[int]:
+def shared_contents(base: array, user: list[array], numpy_above: int | None = None) -> set[int]:
     """The digests in `user` (one array per user layer) that occur twice there, or also in
     `base`. Most contents occur once; with many files, numpy counts them in 8 bytes each where
     a Counter would hold an int object and a table slot for every one of them."""
-    if sum(map(len, user)) <= numpy_above:  # (numpy_above: for the tests, which try both)
+    if sum(map(len, user)) <= (NUMPY_ABOVE if numpy_above is None else numpy_above):  # (tests try both)
         counts = Counter(chain.from_iterable(user))
         shared = {digest for digest in base if digest in counts}
         if len(counts) < sum(counts.values()):

@@ -28,7 +28,7 @@ from dive_py.model.entries import EMPTY, Entries
 from dive_py.model.fileinfo import normalise_paths
 from dive_py.sources.tarscan import StopAt, scan
 from dive_py.sources.streams import CHUNK as AHEAD_CHUNK
-from dive_py.sources.streams import PassThrough, ReadAhead, read_exactly
+from dive_py.sources.streams import PassThrough, ReadAhead, read_exactly, read_some
 from dive_py.sources.verify import LayerHashes, ZstdFrames, drain
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -53,9 +53,7 @@ class Prefixed(PassThrough):
         return self._raw.read(-1 if size is None else size)
 
     def read1(self, size: int = -1) -> bytes:
-        if self._prefix:
-            return self.read(size)
-        return getattr(self._raw, "read1", self._raw.read)(size)
+        return self.read(size) if self._prefix else read_some(self._raw, size)
 
 
 class _Counting(PassThrough):

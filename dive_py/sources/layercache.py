@@ -9,9 +9,9 @@ Layout: $XDG_CACHE_HOME/divepy/v1/layers/<hex>, .../configs/<hex> and .../paths/
 layer paths of an engine's export of that image, so the layer IDs shown stay the same) and
 .../summaries/<hex> (an analysis's report figures, see dive_py.analysis.summary). A layer entry is
 a header (magic, format version, Python's marshal version, xxh64 of the payload) and a
-zstd-compressed marshal of the entry columns (paths, types, then sizes, modes, uids, gids as
-bytes of 64-bit arrays, links, digests as bytes). Columns compress well (paths share prefixes) and load in one call. marshal is not
-made for untrusted bytes; the checksum rejects torn or edited files, and the cache directory
+zstd-compressed marshal of the entry columns (Entries.columns: paths, types, the arrays of
+sizes, modes, uids and gids as bytes, links, digests as bytes). Columns compress well (paths
+share prefixes) and load in one call. marshal is not made for untrusted bytes; the checksum rejects torn or edited files, and the cache directory
 is the user's own. Anything that does not check out is ignored, deleted and rebuilt.
 
 The cache is bounded ($DIVEPY_CACHE_SIZE bytes, default 1 GiB): after each write the least

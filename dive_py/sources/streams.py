@@ -23,6 +23,12 @@ CHUNK = 512 << 10  # what a ReadAhead thread reads at a time (and zstd takes in 
 DEPTH = 3  # chunks read ahead: enough to keep both threads busy, few enough to stay lean
 
 
+def read_some(stream: BinaryIO, size: int = -1) -> bytes:
+    """Up to `size` bytes as `stream` hands them over: its `read1` if it has one (a buffered or
+    read-ahead stream's whole chunk, not copied to make up `size`), else its `read`."""
+    return getattr(stream, "read1", stream.read)(size)
+
+
 def start_thread(target: Callable[..., None], *args: Any, name: str) -> threading.Thread:
     """Start a daemon helper thread, with glibc kept to one malloc arena first (see
     dive_py.heap.limit_arenas)."""
@@ -55,9 +61,8 @@ class PassThrough(Readable):
         return data
 
     def read1(self, size: int = -1) -> bytes:
-        """Up to `size` bytes as the stream below hands them over (its own `read1` if it has
-        one): whatever comes first, not copied to make up `size`."""
-        data = getattr(self._raw, "read1", self._raw.read)(size)
+        """Up to `size` bytes as the stream below hands them over (read_some)."""
+        data = read_some(self._raw, size)
         self.seen(data)
         return data
 

@@ -21,12 +21,14 @@ import struct
 import tarfile
 import zlib
 from bisect import bisect_left
-from zlib import adler32
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, BinaryIO
+from zlib import adler32
 
 import xxhash
 
+from dive_py.sources.streams import read_some
 from dive_py.sources.verify import CorruptTarHeader
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ class _Reader:
     errors = "surrogateescape"
 
     def __init__(self, raw: BinaryIO, start: int = 0):
-        self._read = getattr(raw, "read1", raw.read)  # chunks as they come (tolerated short)
+        self._read = partial(read_some, raw)  # chunks as they come (short ones taken too)
         self.buf = b""
         self.at = 0  # the next unread byte of buf
         self.base = start  # the stream offset of buf[0] (the stream starts at `start` of the tar)
@@ -403,16 +405,20 @@ def scan(raw: BinaryIO, start: int = 0, stop: StopAt | None = None) -> Iterator[
                 if len(rows) < SINGLES:
                     continue
             if rows:
-                yield tuple(map(list, zip(*rows)))  # type: ignore[misc]
+                yield _columns(rows)
                 rows = []
             if not single:
                 yield found
     except Exception:
         if rows:  # what was read before the error, as every path hands it on
-            yield tuple(map(list, zip(*rows)))  # type: ignore[misc]
+            yield _columns(rows)
         raise
     if rows:
-        yield tuple(map(list, zip(*rows)))  # type: ignore[misc]
+        yield _columns(rows)
+
+
+def _columns(rows: list[tuple]) -> Columns:
+    return tuple(map(list, zip(*rows)))  # type: ignore[return-value]
 
 
 def _members(raw: BinaryIO, start: int, stop: StopAt | None) -> Iterator[tuple[bool, tuple]]:
