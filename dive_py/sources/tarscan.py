@@ -34,12 +34,12 @@ from dive_py.sources.verify import CorruptTarHeader
 if TYPE_CHECKING:
     from dive_py.sources.tarheaders import Columns
 
-CHUNK = 2 << 20  # bytes read at a time; a batch is the plain headers of one such buffer
+CHUNK = 1 << 20  # bytes read at a time; a batch is the plain headers of one such buffer
 # Batches are for buffers dense with headers (2 KB or less per member on average): importing
 # numpy takes 0.1 s and 14 MB, which only many small files repay; a sparser buffer goes one
 # header at a time (_plain_header, else tarfile). Once a scan has made a batch, runs of
 # LATER_BATCH headers make one too.
-MIN_BATCH = 1024
+MIN_BATCH = 512
 LATER_BATCH = 64
 SINGLES = 256  # members read one at a time, handed on together (a batch each cost as much as a member)
 EMPTY_HASH = xxhash.xxh64_intdigest(b"")
@@ -291,15 +291,16 @@ def _sparse_hash(stored: bytes, member: tarfile.TarInfo) -> int:
     return h.intdigest()
 
 
-_ZEROS = bytes(1 << 20)
+_ZEROS = bytes(64 << 10)
 
 
 def _zeros(h, n: int) -> None:
     """Feed n zero bytes (a sparse file's hole) in bounded pieces."""
-    while n > 0:
-        step = min(n, len(_ZEROS))
-        h.update(_ZEROS[:step])
-        n -= step
+    with memoryview(_ZEROS) as zeros:
+        while n > 0:
+            step = min(n, len(zeros))
+            h.update(zeros[:step])
+            n -= step
 
 
 def _walk(reader: _Reader) -> tuple[list[int], int, int]:
