@@ -465,6 +465,66 @@ def test_a_size_in_twelve_digits_is_read_in_full(path):
         assert _scanned(data) == expected
 
 
+def _walks_agree(data: bytes) -> None:
+    """From every block of `data`, the walk started vectorised ends where the plain walk ends,
+    with the same offsets."""
+    reader = tarscan._Reader(io.BytesIO(b""))
+    reader.buf = data
+    for at in range(0, len(data) - 511, 512):
+        reader.at = at
+        assert tarscan._walk(reader, True) == tarscan._walk(reader, False), at
+
+
+def _tar_holding_a_tar() -> bytes:
+    """Plain members, then one whose data is a tar (header look-alikes on block boundaries),
+    a size spelled with spaces, a V7 header without the magic, then plain members again."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for i in range(40):
+            info = tarfile.TarInfo(f"a/{i}")
+            info.size = i * 37
+            tar.addfile(info, io.BytesIO(bytes(info.size)))
+        inner = _varied_tar(30, seed=3)
+        info = tarfile.TarInfo("inner.tar")
+        info.size = len(inner)
+        tar.addfile(info, io.BytesIO(inner))
+        for i in range(40):
+            info = tarfile.TarInfo(f"b/{i}")
+            info.size = 600
+            tar.addfile(info, io.BytesIO(bytes(600)))
+    data = bytearray(buf.getvalue())
+    spaced = data.index(b"b/3\0") ; v7 = data.index(b"b/9\0")
+    data[spaced + 124:spaced + 136] = b"     1130 \0 "  # 600 in octal, spelled with spaces
+    data[v7 + 257:v7 + 265] = bytes(8)  # no magic: a V7 header
+    for start in (spaced, v7):
+        block = data[start:start + 512]
+        fix_checksum(block)
+        data[start:start + 512] = block
+    return bytes(data)
+
+
+def test_the_vectorised_walk_takes_the_steps_of_the_walk():
+    """tarheaders.walk starts the walk at once, as far as it can vouch for each step: past a
+    tar held in a member's data, a size spelled with spaces and a header without the magic,
+    the walk goes on from where it stopped, to the same end."""
+    data = _tar_holding_a_tar()
+    _walks_agree(data)
+    from dive_py.sources import tarheaders
+
+    offsets, stopped = tarheaders.walk(data, 0)
+    assert len(offsets) == 40 and data[stopped:stopped + 9] == b"inner.tar"  # steps were taken
+    assert _scanned(data) == _reference(data)
+
+
+_WALK_LAYER = _varied_tar(40, seed=11)
+
+
+@settings(max_examples=200, deadline=None)
+@given(mutated=_fuzz.mutations(_WALK_LAYER))
+def test_the_vectorised_walk_agrees_on_damaged_headers(mutated):
+    _walks_agree(mutated)
+
+
 def test_the_collector_is_back_as_it_was_after_a_layer_read_or_failed():
     import gc
 

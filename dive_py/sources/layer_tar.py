@@ -188,7 +188,10 @@ def _read_entries(plain: BinaryIO, start: int = 0, stop: StopAt | None = None) -
         types += kinds
         for arr, column, field in zip(numbers, columns, ("size", "mode", "uid", "gid")):
             try:
-                arr.extend(column)
+                if isinstance(column, list):
+                    arr.extend(column)
+                else:  # a batch's numpy int64 column, copied at once
+                    arr.frombytes(column.tobytes())
             except OverflowError:  # base-256 numbers can be any length; no image needs 2**63
                 raise tarfile.ReadError(f"a {field} beyond 64 bits") from None
         links += columns[4]

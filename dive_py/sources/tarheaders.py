@@ -11,6 +11,8 @@ tarscan to read with tarfile's own code in its turn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import xxhash
 
@@ -23,7 +25,10 @@ for _code, _kind in {0: "0", 0x30: "0", 0x37: "0", 0x31: "1", 0x32: "2", 0x33: "
                      0x35: "5", 0x36: "6"}.items():
     KINDS[_code] = _kind
 
-Columns = tuple[list[str], list[str], list[int], list[int], list[int], list[int], list[str], list[int]]
+# names, types, sizes, modes, uids, gids, link names, digests; the numbers as lists, or from a
+# batch as numpy int64 arrays (layer_tar copies those into its arrays at once)
+Columns = tuple[list[str], list[str], Sequence[int], Sequence[int], Sequence[int], Sequence[int],
+                list[str], list[int]]
 
 # The number fields, side by side as `_numbers` lays them out: mode, uid, gid (8 bytes each),
 # size, mtime (12), checksum, devmajor, devminor (8). Their start in that layout and width:
@@ -83,6 +88,39 @@ def _texts(fields: list[bytes], encoding: str) -> list[str]:
     return b"\0".join(fields).decode(encoding, "surrogateescape").split("\0")
 
 
+_MAGIC = np.frombuffer(b"ustar", np.uint8)
+_SIZE_PLACES = np.int64(8) ** np.arange(10, -1, -1, dtype=np.int64)
+
+
+def walk(buf: bytes, at: int) -> tuple[list[int], int]:
+    """The first steps of tarscan's walk from `at` (a header's offset in `buf`), taken at once:
+    the offsets it would find, and the header it would be at after them (it goes on from there).
+
+    Candidates are the blocks with the ustar magic. A step is taken from a candidate only where
+    the walk's own rule (the type, and for a file its size as 11 octal digits) leads exactly to
+    the next candidate: file data that looks like a header, a header without the magic, a size
+    spelled otherwise, the end of the buffer, all stop the steps short of them, and the walk
+    meets them one at a time as before."""
+    blocks = np.frombuffer(buf, np.uint8, count=(len(buf) - at) // 512 * 512, offset=at).reshape(-1, 512)
+    magic = blocks[:, 257] == _MAGIC[0]
+    for k in range(1, 5):
+        magic &= blocks[:, 257 + k] == _MAGIC[k]
+    found = np.flatnonzero(magic)
+    if len(found) < 2 or found[0] != 0:
+        return [], at
+    types = blocks[found, 156]
+    digits = blocks[found, 124:135] - np.uint8(0x30)
+    regular = (types == 0) | (types == 0x30) | (types == 0x37)
+    plain = (regular & (digits < 8).all(axis=1)) | ((types >= 0x31) & (types <= 0x36))
+    sizes = digits.astype(np.int64) @ _SIZE_PLACES
+    after = found + 1 + np.where(regular, (sizes + 511) // 512, 0)
+    steps = plain[:-1] & (after[:-1] == found[1:])
+    stopped = np.flatnonzero(~steps)
+    taken = int(stopped[0]) if len(stopped) else len(steps)
+    offsets = (found[:taken] * 512 + at).tolist()
+    return offsets, int(found[taken]) * 512 + at
+
+
 def decode(buf: bytes, offsets: list[int], walked_to: int, encoding: str) -> tuple[list[int], Columns]:
     """Check and decode the headers at `offsets` in `buf`, found by a walk that took each next
     offset from the previous header's type and size and stopped at `walked_to`.
@@ -129,8 +167,8 @@ def decode(buf: bytes, offsets: list[int], walked_to: int, encoding: str) -> tup
     link_texts = [""] * len(offsets)
     for i, text in zip(linked.tolist(), _texts(links, encoding) if links else ()):
         link_texts[i] = text
-    return bad, (_names(names, dirs, prefixed, prefixes, encoding), kinds, sizes.tolist(),
-                 *(_value(digits, is_digit, field).tolist() for field in (_MODE, _UID, _GID)), link_texts,
+    return bad, (_names(names, dirs, prefixed, prefixes, encoding), kinds, sizes,
+                 *(_value(digits, is_digit, field) for field in (_MODE, _UID, _GID)), link_texts,
                  _digests(buf, at, sizes, regular & ok, dirs))
 
 

@@ -303,16 +303,23 @@ def _zeros(h, n: int) -> None:
             n -= step
 
 
-def _walk(reader: _Reader) -> tuple[list[int], int, int]:
+def _walk(reader: _Reader, vectorised: bool = False) -> tuple[list[int], int, int]:
     """The offsets (in reader.buf) of the plain headers from reader.at on whose data is in the
     buffer, each found from the type and size of the one before; where the walk stopped; and,
     if it stopped only for want of data, how far the buffer would have to reach to take in the
     member it stopped at (else 0). Nothing is trusted yet: tarheaders checks it all (a size
-    spelled otherwise than as 11 octal digits reads wrong here, and is caught there)."""
+    spelled otherwise than as 11 octal digits reads wrong here, and is caught there).
+
+    `vectorised` (numpy imported already): tarheaders.walk takes the first steps, as many as
+    it can vouch for, all at once; this loop goes on from where it stopped."""
     buf = reader.buf
     end = len(buf)
     at = reader.at
     offsets: list[int] = []
+    if vectorised:
+        from dive_py.sources import tarheaders
+
+        offsets, at = tarheaders.walk(buf, at)
     append = offsets.append
     regular, header_only = _REGULAR, _HEADER_ONLY
     try:
@@ -426,16 +433,17 @@ def _members(raw: BinaryIO, start: int, stop: StopAt | None) -> Iterator[tuple[b
     """(False, columns) for a batch, (True, row) for a member read alone, in archive order."""
     reader = _Reader(raw, start)
     min_batch = MIN_BATCH
+    batched = False  # once a batch is made (numpy imported), the walks start vectorised
     while True:
         _skip_to_next(reader)
         if stop is not None and stop.check(reader):
             return
-        offsets, end, reach = _walk(reader) if reader.fast_ok() else ([], 0, 0)
+        offsets, end, reach = _walk(reader, batched) if reader.fast_ok() else ([], 0, 0)
         if stop is not None:
             offsets, end, cut = stop.cut(reader, offsets, end)
             reach = 0 if cut else reach
         if len(offsets) >= min_batch:
-            min_batch = min(min_batch, LATER_BATCH)
+            min_batch, batched = min(min_batch, LATER_BATCH), True
             yield from _batch(reader, offsets, end)
             continue
         # a longer run may go on in the next chunk; but a member reaching further than that is
