@@ -446,9 +446,11 @@ def _members(raw: BinaryIO, start: int, stop: StopAt | None) -> Iterator[tuple[b
             min_batch, batched = min(min_batch, LATER_BATCH), True
             yield from _batch(reader, offsets, end)
             continue
-        # a longer run may go on in the next chunk; but a member reaching further than that is
-        # streamed past (hashed where it lies), not gathered into the buffer
-        if reach and reach - reader.at <= CHUNK and reader.fill():
+        # a run as dense as a batch may go on in the next chunk: gathered into the buffer (one
+        # copy). A sparser run is read one header at a time, and a member reaching beyond the
+        # chunk is streamed past (hashed where it lies), not gathered.
+        span = reach - reader.at
+        if reach and span <= CHUNK and len(offsets) * CHUNK >= min_batch * span and reader.fill():
             continue
         # the walked run one header at a time, then the header that stopped the walk
         for _ in range(len(offsets) + 1):
