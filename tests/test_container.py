@@ -11,10 +11,10 @@ import time
 
 import docker
 import pytest
-import xxhash
 
 from dive_py.analysis.analyze import analyze
 from dive_py.sources.container import ContainerSource
+from dive_py.sources.tarscan import file_digest
 from tests.helpers import run_divepy
 
 pytestmark = pytest.mark.engine
@@ -68,7 +68,7 @@ def containers(docker_client, image):
 def _expected_layer(entries) -> None:
     by_path = {e.path: e for e in entries}
     assert by_path["srv/new/deep/f"].size == len(b"hello\n")
-    assert by_path["data/keep"].digest == xxhash.xxh64_intdigest(KEEP + b"extra\n")
+    assert by_path["data/keep"].digest == file_digest(KEEP + b"extra\n")
     assert "data/.wh.olddir" in by_path and "bin/.wh.vi" in by_path
     assert not any(p.startswith("data/olddir/") for p in by_path)
     assert by_path["srv"].is_dir and by_path["data"].is_dir
@@ -83,7 +83,7 @@ def _export_files(container) -> dict[str, tuple[str, int]]:
             path = member.name.strip("/").removeprefix("./")
             if not path or any(path == p or path.startswith(p + "/") for p in ENGINE_MADE):
                 continue
-            digest = xxhash.xxh64_intdigest(tar.extractfile(member).read()) if member.isreg() else 0
+            digest = file_digest(tar.extractfile(member).read()) if member.isreg() else 0
             out[path] = ("dir" if member.isdir() else "reg" if member.isreg() else "other", digest)
     return out
 

@@ -19,7 +19,6 @@ import tarfile
 import threading
 
 import pytest
-import xxhash
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,6 +26,7 @@ from hypothesis import strategies as st
 from dive_py.errors import ArchiveError
 from dive_py.sources.layer_tar import decompressed, read_layer
 from dive_py.sources.streams import CHUNK, ReadAhead
+from dive_py.sources.tarscan import file_digest
 from dive_py.sources.verify import BackgroundHash, LayerHashes
 from tests.helpers import run_divepy
 from tests.hostile import Entry, dir_entry, fails, layer_tar, oci, sha256, write_tar, zero_bomb
@@ -71,7 +71,7 @@ def _reference(data: bytes) -> list[tuple]:
             if m.isdir():
                 digest = 0
             else:
-                digest = xxhash.xxh64_intdigest(tar.extractfile(m).read() if m.isreg() else b"")
+                digest = file_digest(tar.extractfile(m).read() if m.isreg() else b"")
             out.append((m.name, m.type.decode(), m.size, digest))
     return out
 

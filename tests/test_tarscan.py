@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,7 @@ from dive_py.errors import ArchiveError
 from dive_py.model.fileinfo import normalise_path
 from dive_py.sources.layer_tar import read_layer
 from dive_py.sources import tarscan
+from dive_py.sources.tarscan import file_digest
 from dive_py.sources.tarscan import scan
 from dive_py.sources.verify import StrictTarInfo
 from tests import test_fuzz_readers as _fuzz
@@ -62,9 +62,9 @@ def _reference(data: bytes) -> list[tuple]:
             if m.isdir():
                 digest = 0
             elif m.isreg():
-                digest = xxhash.xxh64_intdigest(tar.extractfile(m).read())
+                digest = file_digest(tar.extractfile(m).read())
             else:
-                digest = xxhash.xxh64_intdigest(b"")
+                digest = file_digest(b"")
             kind = _GO_TYPES.get(m.type) or m.type.decode("latin-1")
             out.append((m.name, kind, m.size, m.mode, m.uid, m.gid, m.linkname, digest))
     return out
@@ -424,7 +424,7 @@ def test_layer_sizes_and_paths_as_before(path):
     with reading(path):
         entries, size = read_layer(io.BytesIO(buf.getvalue()), "layer")
     assert [e.path for e in entries] == ["etc", "etc/a", "abs/b", "up", "x/z"]
-    assert size == 12 and entries[1].digest == xxhash.xxh64_intdigest(b"abc") and entries[0].digest == 0
+    assert size == 12 and entries[1].digest == file_digest(b"abc") and entries[0].digest == 0
 
 
 _NUMBER_FIELDS = {"mode": (100, 8), "uid": (108, 8), "gid": (116, 8), "size": (124, 12), "mtime": (136, 12),

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import xxhash
 
-from dive_py.sources.tarscan import EMPTY_HASH
+from dive_py.sources.tarscan import EMPTY_HASH, file_digest
 
 # The header types read here: each stands alone (no long name, PAX record or sparse map).
 # FileInfo's type for each (Go and dive call '\0' and '7' regular files, like '0').
@@ -128,7 +127,7 @@ def decode(buf: bytes, offsets: list[int], walked_to: int, encoding: str) -> tup
     Returns (bad, columns). `bad` lists (in order) the headers tarfile must read itself: one
     that it would read differently, or whose size does not lead where the walk went next.
     The columns hold, for every other header, its name (as tarfile gives it), FileInfo type,
-    size, mode, uid, gid, link name and digest (xxhash64 of a regular file's data, 0 for a
+    size, mode, uid, gid, link name and digest (file_digest of a regular file's data, 0 for a
     directory, the empty hash otherwise); a bad header's values there mean nothing.
     """
     first = offsets[0] % 512  # every header of a batch sits at the same offset modulo 512
@@ -190,8 +189,7 @@ def _digests(buf: bytes, at: np.ndarray, sizes: np.ndarray, regular: np.ndarray,
              dirs: np.ndarray) -> list[int]:
     files = np.flatnonzero(regular)
     starts = at[files] + 512
-    xxh64 = xxhash.xxh64_intdigest
-    hashes = [xxh64(buf[start:end]) for start, end in zip(starts.tolist(), (starts + sizes[files]).tolist())]
+    hashes = [file_digest(buf[start:end]) for start, end in zip(starts.tolist(), (starts + sizes[files]).tolist())]
     if len(files) == len(at):
         return hashes
     out = [EMPTY_HASH] * len(at)

@@ -1,4 +1,4 @@
-"""A one-pass tar scanner: every member's header and the xxhash64 of its contents.
+"""A one-pass tar scanner: every member's header and the XXH3-64 digest of its contents.
 
 The layer is read in chunks of CHUNK bytes. Within a chunk, runs of plain headers (no long
 names, PAX records or sparse maps) are found by a short walk, each next header's place taken
@@ -42,7 +42,11 @@ CHUNK = 1 << 20  # bytes read at a time; a batch is the plain headers of one suc
 MIN_BATCH = 512
 LATER_BATCH = 64
 SINGLES = 256  # members read one at a time, handed on together (a batch each cost as much as a member)
-EMPTY_HASH = xxhash.xxh64_intdigest(b"")
+# a file's digest: XXH3 (64 bits), which hashes a third faster than XXH64 on large files and
+# costs less a call on small ones; digests only compare files, and the layer cache keeps them
+FileHash = xxhash.xxh3_64
+file_digest = xxhash.xxh3_64_intdigest
+EMPTY_HASH = file_digest(b"")
 
 _KINDS = {b"\0": "0", b"0": "0", b"7": "0"}  # FileInfo's type, for the types Python keeps apart
 _REGULAR = frozenset([0, 0x30, 0x37])
@@ -144,8 +148,8 @@ class _Reader:
             n -= used
 
     def hash(self, size: int) -> int:
-        """xxhash64 of the next `size` bytes, hashed where they lie in the chunks (no copy)."""
-        h = xxhash.xxh64()
+        """The digest (file_digest) of the next `size` bytes, hashed where they lie in the chunks (no copy)."""
+        h = FileHash()
         held = min(size, len(self.buf) - self.at)
         if held > 0:
             with memoryview(self.buf) as view:
@@ -271,7 +275,7 @@ def _next_header(reader: _Reader) -> tarfile.TarInfo | None:
 def _sparse_hash(stored: bytes, member: tarfile.TarInfo) -> int:
     """The hash of a sparse file as tarfile expands it: its data blocks at their offsets,
     zeros in the holes, up to the file's size."""
-    h = xxhash.xxh64()
+    h = FileHash()
     at = used = 0
     for offset, length in member.sparse or ():
         if length == 0:  # GNU tar ends the map with empty entries
@@ -398,7 +402,7 @@ class StopAt:
 
 def scan(raw: BinaryIO, start: int = 0, stop: StopAt | None = None) -> Iterator[Columns]:
     """Batches of members in archive order, as columns: names, FileInfo types, sizes, modes,
-    uids, gids, link names and digests (xxhash64 of the contents, 0 for directories, the
+    uids, gids, link names and digests (file_digest of the contents, 0 for directories, the
     empty hash for anything that is not a regular file). Members read one at a time come in
     batches too, of up to SINGLES.
 
