@@ -15,7 +15,9 @@ A whiteout of a path that was never there counts 0 (dive aborts the rest of that
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import methodcaller
+from collections.abc import Collection
+from itertools import compress
+from operator import methodcaller, not_
 from typing import NamedTuple
 
 from dive_py.analysis.gosort import go_sort_by_key
@@ -109,15 +111,23 @@ class Tally:
         """A layer without whiteouts or overlay metadata: its dive tree is its entries and
         their parents, and its leaves are the paths that are nobody's parent."""
         own, sizes = layer.own, below.sizes  # numbered in the image already (FlatImage.extend)
-        leaves = own.keys() - layer.parents
+        inner = layer.parents
         if layer.implied:  # parents with no entry of their own: their parents are no leaves
-            leaves.difference_update(map(parent_of, layer.implied))
+            inner = inner.union(map(parent_of, layer.implied))
+        paths = layer.entries.paths
+        leaves: Collection[str]
+        if len(own) == len(paths):  # no path twice, no root entry: path i is entry i, taken in order
+            is_leaf = list(map(not_, map(inner.__contains__, paths)))
+            leaves, found = list(compress(paths, is_leaf)), list(compress(layer.entries.sizes, is_leaf))
+        else:
+            leaves = own.keys() - inner
+            found = list(map(sizes.__getitem__, map(own.__getitem__, leaves)))
         known = (self._once.keys() & leaves) | (self._again.keys() & leaves)
         seen_again = []
         if known:
-            leaves -= known
+            new = list(map(not_, map(known.__contains__, leaves)))
+            leaves, found = list(compress(leaves, new)), list(compress(found, new))
             seen_again = [(key, key) for key in known if self._count(key, sizes[own[key]])]
-        found = list(map(sizes.__getitem__, map(own.__getitem__, leaves)))
         self._once.update(zip(leaves, map(self._ints, found, found)))  # equal sizes: one int
         self._repeated.append(seen_again)
 
