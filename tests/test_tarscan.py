@@ -201,22 +201,21 @@ def test_damaged_first_header_reads_as_tarfile_reads_it(kind, name, edits, fix_c
     assert _outcome(_first_scanned, data) == _outcome(_first_reference, data)
 
 
-def _fields(m: tarfile.TarInfo) -> tuple:
-    return (m.name, m.type, m.size, m.mode, m.uid, m.gid, m.linkname, m.offset, m.offset_data)
-
-
 def _first_reference(data: bytes):
-    """The first member as tarfile reads it with the checks of Go's archive/tar (StrictTarInfo)."""
+    """The first member as tarfile reads it with the checks of Go's archive/tar (StrictTarInfo),
+    as a row of the scan, its contents hashed."""
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:", tarinfo=StrictTarInfo) as tar:
-        member = tar.next()
-        return _fields(member) if member is not None else None
+        m = tar.next()
+        if m is None:
+            return None
+        digest = 0 if m.isdir() else file_digest(tar.extractfile(m).read() if m.isreg() else b"")
+        return (m.name, _GO_TYPES.get(m.type) or m.type.decode("latin-1"), m.size, m.mode, m.uid, m.gid,
+                m.linkname, digest)
 
 
 def _first_scanned(data: bytes):
-    """The first header as the scanner parses it (its contents are not read: tarfile.next
-    does not read them either)."""
-    member = tarscan._next_header(tarscan._Reader(io.BytesIO(data)))
-    return _fields(member) if member is not None else None
+    """The first member as the scanner reads it."""
+    return tarscan._next_row(tarscan._Reader(io.BytesIO(data)))
 
 
 @pytest.mark.parametrize("damage", ["deflate", "crc", "cut"])

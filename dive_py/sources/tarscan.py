@@ -196,11 +196,13 @@ def _text(field: bytes, reader: _Reader) -> str:
     return field.split(b"\0", 1)[0].decode(reader.encoding, reader.errors)
 
 
-def _plain_header(buf: bytes, reader: _Reader) -> tarfile.TarInfo | None:
+def _plain_header(buf: bytes, reader: _Reader) -> tuple | None:
     """The common header, parsed in a few steps: TarInfo.frombuf + _proc_builtin for the
-    plain types, with octal numbers and the unsigned checksum. None for anything else
-    (base-256 numbers, a NUL inside a number, odd spaces...), which then takes tarfile's own
-    path, errors included. int() fails on everything tarfile's nti would read differently."""
+    plain types, with octal numbers and the unsigned checksum, straight to the fields of a
+    row (name as tarfile gives it, FileInfo type, size, mode, uid, gid, link name). None for
+    anything else (base-256 numbers, a NUL inside a number, odd spaces...), which then takes
+    tarfile's own path, errors included. int() fails on everything tarfile's nti would read
+    differently."""
     if len(buf) != tarfile.BLOCKSIZE or reader.pax_headers:
         return None
     (name, mode, uid, gid, size, mtime, checksum, kind, link, devmajor, devminor,
@@ -210,7 +212,8 @@ def _plain_header(buf: bytes, reader: _Reader) -> tarfile.TarInfo | None:
     try:
         if int(checksum.rstrip(b"\0 ") or b"0", 8) != byte_sum(buf) - sum(checksum) + 256:
             return None
-        numbers = [int(f.rstrip(b"\0 ") or b"0", 8) for f in (mode, uid, gid, size, mtime, devmajor, devminor)]
+        mode, uid, gid, size, _, _, _ = [int(f.rstrip(b"\0 ") or b"0", 8)
+                                         for f in (mode, uid, gid, size, mtime, devmajor, devminor)]
     except ValueError:
         return None
     path = name.split(b"\0", 1)[0].decode(reader.encoding, reader.errors)
@@ -222,23 +225,16 @@ def _plain_header(buf: bytes, reader: _Reader) -> tarfile.TarInfo | None:
         path = _text(prefix, reader) + "/" + path
         if kind == tarfile.DIRTYPE:
             path = path.rstrip("/")
-    member = tarfile.TarInfo(path)
-    (member.mode, member.uid, member.gid, member.size, member.mtime, member.devmajor,
-     member.devminor) = numbers
-    member.type = kind
-    member.linkname = _text(link, reader) if link[0] else ""
-    member.offset = reader.pos - tarfile.BLOCKSIZE
-    member.offset_data = reader.pos
-    if kind in _SKIPS_DATA:
-        reader.offset = reader.pos + -(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
-    else:
-        reader.offset = reader.pos
-    return member
+    here = reader.pos
+    reader.offset = here + -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE if kind in _SKIPS_DATA else here
+    return (path, _KINDS.get(kind) or kind.decode("latin-1"), size, mode, uid, gid,
+            _text(link, reader) if link[0] else "")
 
 
-def _next_header(reader: _Reader) -> tarfile.TarInfo | None:
-    """The next header; None at the end of the archive (a zero block, or the end of the data
-    right at a header boundary, as Go's archive/tar accepts too).
+def _next_row(reader: _Reader) -> tuple | None:
+    """The next member's row, its contents hashed (see _single); None at the end of the
+    archive (a zero block, or the end of the data right at a header boundary, as Go's
+    archive/tar accepts too).
 
     Stricter than TarFile.next, which ends the archive silently at a header that is cut
     short or fails its checksum after the first one: a broken layer must not pass for a
@@ -247,12 +243,11 @@ def _next_header(reader: _Reader) -> tarfile.TarInfo | None:
     start = reader.pos
     buf = reader.read(tarfile.BLOCKSIZE)
     try:
-        member = _plain_header(buf, reader)
-        if member is None:  # what TarInfo.fromtarfile does
+        plain = _plain_header(buf, reader)
+        if plain is None:  # what TarInfo.fromtarfile does
             member = tarfile.TarInfo.frombuf(buf, reader.encoding, reader.errors)
             member.offset = start
             member = member._proc_member(reader)  # type: ignore[attr-defined]
-        return member
     except tarfile.EOFHeaderError:
         after = reader.read(tarfile.BLOCKSIZE)  # the end is a zero block followed by zeros
         if after and (len(after) < tarfile.BLOCKSIZE or after.count(0) != len(after)):
@@ -270,6 +265,10 @@ def _next_header(reader: _Reader) -> tarfile.TarInfo | None:
         raise tarfile.ReadError(str(exc)) from None
     except zlib.error as exc:
         raise tarfile.ReadError(f"zlib error: {exc}") from None
+    if plain is None:
+        return _single(reader, member)
+    kind, size = plain[1], plain[2]
+    return (*plain, 0 if kind == "5" else reader.hash(size) if kind == "0" else EMPTY_HASH)
 
 
 def _sparse_hash(stored: bytes, member: tarfile.TarInfo) -> int:
@@ -461,10 +460,10 @@ def _members(raw: BinaryIO, start: int, stop: StopAt | None) -> Iterator[tuple[b
             _skip_to_next(reader)
             if stop is not None and stop.check(reader):
                 return
-            member = _next_header(reader)
-            if member is None:
+            row = _next_row(reader)
+            if row is None:
                 return
-            yield True, _single(reader, member)
+            yield True, row
 
 
 def _skip_to_next(reader: _Reader) -> None:
@@ -492,10 +491,10 @@ def _batch(reader: _Reader, offsets: list[int], stop: int) -> Iterator[tuple[boo
         reader.offset = reader.pos
         if index == len(offsets):
             return
-        member = _next_header(reader)
-        if member is None:  # cannot happen to a walked header; read on from here
+        row = _next_row(reader)
+        if row is None:  # cannot happen to a walked header; read on from here
             return
-        yield True, _single(reader, member)
+        yield True, row
         if reader.buf is not buf or reader.offset != reader.base + bounds[index + 1]:
             return
         done = index + 1
