@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-from decimal import Decimal
 
 
 def go_value(value: float | int) -> str:
@@ -19,7 +18,7 @@ def go_value(value: float | int) -> str:
     if value == 0:
         return "0"
     shortest = repr(value)  # Python and Go agree on the shortest round-tripping digits
-    exp = Decimal(shortest).adjusted()
+    exp = decimal_exponent(shortest)
     sign = "-" if value < 0 else ""
     digits = re.sub(r"[^0-9]", "", shortest.split("e")[0].lstrip("-")).lstrip("0") or "0"
     digits = digits.rstrip("0") or "0"
@@ -31,6 +30,15 @@ def go_value(value: float | int) -> str:
         frac = digits[exp + 1:]
         return f"{sign}{whole}{'.' + frac if frac else ''}"
     return f"{sign}0.{'0' * (-exp - 1)}{digits}"
+
+
+def decimal_exponent(text: str) -> int:
+    """The power of ten of a nonzero float's leading digit, from its repr ('0.0123' -> -2,
+    '8.4e-05' -> -5): Decimal(text).adjusted(), without importing decimal for it."""
+    mantissa, _, power = text.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    return len(whole) - 1 - (len(digits) - len(digits.lstrip("0"))) + int(power or 0)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # reports repeat sizes a lot

@@ -16,19 +16,17 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any, BinaryIO
 
-import zstandard
 
 from dive_py.errors import ArchiveError, SourceError
 from dive_py.model.fileinfo import normalise_path
 from dive_py.model.image import Image
 from dive_py.sources import archive
 from dive_py.sources.assemble import _blob_id
-from dive_py.sources.layer_tar import CHUNK, compression_of, decompressed
+from dive_py.sources.layer_tar import CHUNK, codec_errors, compression_of, decompressed
 from dive_py.sources.verify import HashingReader
 
 FILE_KINDS = ("docker-archive", "oci-archive", "oci")
@@ -76,7 +74,7 @@ def _scan_blob(blob: BinaryIO, where: str, index: int, paths: Collection[str], v
         plain, _kind = decompressed(blob)
         with tarfile.open(fileobj=plain, mode="r|", errorlevel=2) as tar:
             _visit_members(tar, index, paths, visit)
-    except (tarfile.TarError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+    except (tarfile.TarError, *codec_errors()) as exc:
         raise ArchiveError(f"{where}: cannot read the layer again ({exc or 'truncated'})") from None
 
 

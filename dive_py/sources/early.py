@@ -9,7 +9,6 @@ asks the engine itself, as it would anyway. Call before any thread is started.
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Callable
 
 from dive_py.model.image import Image
@@ -21,6 +20,8 @@ def outline_early(ref: str, engine: str) -> EarlyOutline | None:
     """Start the child; the function returned waits for its answer (None: none came)."""
     if not hasattr(os, "fork"):
         return None
+    import pickle  # only an engine's outline crosses this pipe
+
     try:
         read_fd, write_fd = os.pipe()
         pid = os.fork()

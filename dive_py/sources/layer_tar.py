@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import io
 import tarfile
-from array import array
+import sys
 import zlib
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
 from typing import BinaryIO
-
-import zstandard
-from isal import igzip, isal_zlib
 
 from dive_py.errors import ArchiveError
 from dive_py.gcpause import collector_paused
@@ -34,6 +32,18 @@ from dive_py.sources.verify import LayerHashes, ZstdFrames, drain
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 CHUNK = 1 << 20
+
+
+def codec_errors() -> tuple[type[BaseException], ...]:
+    """What a decompressor raises on bad data: zlib's and EOFError, and the errors of ISA-L and
+    zstandard once imported (each is imported only when a layer of its kind is met: 0.4-0.5 MB
+    of memory apiece that most images never use)."""
+    found: list[type[BaseException]] = [EOFError, zlib.error]
+    if (isal_zlib := sys.modules.get("isal.isal_zlib")) is not None:
+        found.append(isal_zlib.error)
+    if (zstandard := sys.modules.get("zstandard")) is not None:
+        found.append(zstandard.ZstdError)
+    return tuple(found)
 
 
 class Prefixed(PassThrough):
@@ -90,8 +100,12 @@ def decompressed(stream: BinaryIO, buffered: bool = True) -> tuple[BinaryIO, str
     kind = compression_of(head)
     raw = Prefixed(head, stream)
     if kind == "gzip":  # ISA-L's reader: about twice zlib's speed on layer blobs
+        from isal import igzip
+
         return igzip.IGzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
     if kind == "zstd":
+        import zstandard
+
         return zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=AHEAD_CHUNK,  # type: ignore[arg-type]
                                                           read_across_frames=True), kind  # type: ignore[return-value]
     return (io.BufferedReader(raw, CHUNK) if buffered else raw), kind  # type: ignore[return-value]
@@ -151,7 +165,7 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
         if str(exc).startswith("zlib error"):  # tarfile's name for a corrupt gzip stream
             raise ArchiveError(f"{where}: truncated or corrupt gzip data ({exc})") from None
         raise ArchiveError(f"{where}: not a valid tar ({exc})") from None
-    except (EOFError, zlib.error, isal_zlib.error, zstandard.ZstdError) as exc:
+    except codec_errors() as exc:
         detail = str(exc) or "unexpected end of data"
         raise ArchiveError(f"{where}: truncated or corrupt {kind} data ({detail})") from None
     except OSError as exc:

@@ -28,7 +28,6 @@ import struct
 import tempfile
 
 import xxhash
-import zstandard
 
 from dive_py.model.entries import Entries
 
@@ -65,6 +64,8 @@ def _hex_of(digest: str) -> str | None:
 
 def frame(value: object) -> bytes:
     """A cache entry: the header, then `value` marshalled and zstd-compressed."""
+    import zstandard  # imported when the cache is used (not by --no-cache)
+
     payload = zstandard.ZstdCompressor(level=3).compress(marshal.dumps(value))
     return _HEADER.pack(MAGIC, FORMAT, marshal.version, xxhash.xxh64_intdigest(payload)) + payload
 
@@ -79,6 +80,8 @@ def unframe(blob: bytes) -> object:
         raise ValueError("another format")
     if xxhash.xxh64_intdigest(payload) != checksum:
         raise ValueError("checksum")
+    import zstandard
+
     try:
         return marshal.loads(zstandard.ZstdDecompressor().decompress(payload))
     except (TypeError, EOFError, zstandard.ZstdError) as exc:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import marshal
 import mmap
 import os
-import pickle
 import queue
 import selectors
 import struct
@@ -107,12 +106,21 @@ def _answer(blobs, path: str) -> bytes:
     digests, or b"E" and the error's text, or b"R" and the exception to raise (pickled)."""
     try:
         data = blobs.layer(path)
-    except ArchiveError as exc:
-        return b"E" + pickle.dumps(str(exc))
-    except BaseException as exc:  # noqa: BLE001 (MemoryError and the like: raised in the parent)
-        return b"R" + pickle.dumps(exc)
+    except BaseException as exc:  # noqa: BLE001
+        return _failure(exc)
     found = blobs.digests(path)
     return b"O" + marshal.dumps((columns(data), None if found is None else astuple(found)))
+
+
+def _failure(exc: BaseException) -> bytes:
+    """A failed layer's answer: b"E" and an ArchiveError's text, or b"R" and any other
+    exception (MemoryError and the like: raised in the parent), pickled. (pickle is imported
+    only for these.)"""
+    import pickle
+
+    if isinstance(exc, ArchiveError):
+        return b"E" + pickle.dumps(str(exc))
+    return b"R" + pickle.dumps(exc)
 
 
 def _tail_answer(blobs, path: str, start: int) -> bytes:
@@ -122,6 +130,8 @@ def _tail_answer(blobs, path: str, start: int) -> bytes:
     try:
         data = blobs.tail(path, start)
     except Exception as exc:  # noqa: BLE001 (handed over as it is)
+        import pickle
+
         return b"X" + pickle.dumps(exc)
     return b"O" + marshal.dumps((columns(data), None))
 
@@ -277,6 +287,8 @@ class Workers:
 
 def _result(answer: bytearray) -> Result:
     kind, payload = answer[:1], memoryview(answer)[1:]  # from our own child: trusted
+    if kind != b"O":
+        import pickle  # a failure's answer (see _failure)
     if kind == b"R":
         raise pickle.loads(payload)
     if kind == b"E":
