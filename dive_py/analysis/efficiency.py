@@ -15,8 +15,8 @@ A whiteout of a path that was never there counts 0 (dive aborts the rest of that
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Collection
-from itertools import compress
+from collections.abc import Iterator
+from itertools import compress, tee
 from operator import methodcaller, not_
 from typing import NamedTuple
 
@@ -115,20 +115,21 @@ class Tally:
         if layer.implied:  # parents with no entry of their own: their parents are no leaves
             inner = inner.union(map(parent_of, layer.implied))
         paths = layer.entries.paths
-        leaves: Collection[str]
+        found: Iterator[int]  # the leaves' sizes, made one at a time (a fresh int each)
         if len(own) == len(paths):  # no path twice, no root entry: path i is entry i, taken in order
             is_leaf = list(map(not_, map(inner.__contains__, paths)))
-            leaves, found = list(compress(paths, is_leaf)), list(compress(layer.entries.sizes, is_leaf))
+            leaves, found = list(compress(paths, is_leaf)), compress(layer.entries.sizes, is_leaf)
         else:
-            leaves = own.keys() - inner
-            found = list(map(sizes.__getitem__, map(own.__getitem__, leaves)))
+            leaves = list(own.keys() - inner)
+            found = map(sizes.__getitem__, map(own.__getitem__, leaves))
         known = (self._once.keys() & leaves) | (self._again.keys() & leaves)
         seen_again = []
         if known:
             new = list(map(not_, map(known.__contains__, leaves)))
-            leaves, found = list(compress(leaves, new)), list(compress(found, new))
+            leaves, found = list(compress(leaves, new)), compress(found, new)
             seen_again = [(key, key) for key in known if self._count(key, sizes[own[key]])]
-        self._once.update(zip(leaves, map(self._ints, found, found)))  # equal sizes: one int
+        # equal sizes: one int, each fresh one let go of at once
+        self._once.update(zip(leaves, map(self._ints, *tee(found))))
         self._repeated.append(seen_again)
 
     def _add_marked(self, entries: Entries, below: FlatImage) -> None:

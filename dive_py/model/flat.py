@@ -194,22 +194,23 @@ class FlatImage:
             whiteouts, opaque, implied = ({p for p in group if kept(p)} for group in (whiteouts, opaque, implied))
         return own, whiteouts, opaque, implied
 
-    def _roots(self, own: dict[str, int], whiteouts: set[str], opaque: set[str]) -> set[str]:
+    def _roots(self, own: dict[str, int], rewritten: set[str], whiteouts: set[str], opaque: set[str]) -> set[str]:
         """The directories of the image below whose subtrees go: whiteout targets, ones an entry
-        of this layer replaces with a non-directory, and (their children only) opaque ones."""
+        of this layer replaces with a non-directory (`rewritten`: the paths of `own` the image
+        has), and (their children only) opaque ones."""
         refs, types = self.refs, self.types
         roots = {path for path in whiteouts if (ref := refs.get(path)) is not None and types[ref] == DIR}
-        roots.update(path for path in own.keys() & refs.keys() if types[refs[path]] == DIR and types[own[path]] != DIR)
+        roots.update(path for path in rewritten if types[refs[path]] == DIR and types[own[path]] != DIR)
         roots.update(path for path in opaque if path == "" or (path in refs and types[refs[path]] == DIR))
         return roots
 
     def _apply(self, own: dict[str, int], whiteouts: set[str], opaque: set[str],
                implied: set[str]) -> list[Change]:
         refs, types = self.refs, self.types
-        removed = self.descendants(self._roots(own, whiteouts, opaque))
+        rewritten = own.keys() & refs.keys()
+        removed = self.descendants(self._roots(own, rewritten, whiteouts, opaque))
         self._asked = None  # the image changes now
         gone = {path for path in whiteouts if path in refs}
-        rewritten = own.keys() & refs.keys()
         touched = [*gone, *removed, *rewritten, *(implied & refs.keys())]
         before = {path: refs[path] for path in touched if types[refs[path]] != DIR}
         for path in (*gone, *removed):
