@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from operator import and_
@@ -186,6 +186,15 @@ def _picked(values: array, indexes: array) -> array:
     return array(values.typecode, picked.tobytes())
 
 
+def _at_least(values: array, indexes: array, least: int) -> Iterable[int]:
+    """The i in `indexes` (in order) where values[i] >= least."""
+    np = _numpy(len(indexes))
+    if np is None:
+        return compress(indexes, map(least.__le__, map(values.__getitem__, indexes)))
+    at = np.frombuffer(indexes, np.int64)
+    return at[np.frombuffer(values, values.typecode)[at] >= least].tolist()
+
+
 def _where_in(values: array, wanted: set[int]) -> list[int]:
     """The positions in `values` of the values in `wanted`."""
     np = _numpy(len(values))
@@ -260,9 +269,7 @@ def _large_hints(image: Image, flat: FlatImage, claimed: set, regular: list[arra
     out = []
     for layer in image.layers[1:]:
         entries = layer.entries
-        files = regular[layer.index]
-        large = compress(files, map(LARGE_FILE.__le__, map(entries.sizes.__getitem__, files)))
-        big = [(entries.paths[i], entries.sizes[i]) for i in large
+        big = [(entries.paths[i], entries.sizes[i]) for i in _at_least(entries.sizes, regular[layer.index], LARGE_FILE)
                if (layer.index, entries.paths[i]) not in claimed
                and (ref := flat.refs.get(entries.paths[i])) is not None and ref != IMPLIED
                and flat.layer_of(ref) == layer.index]
