@@ -148,7 +148,8 @@ class _Reader:
             n -= used
 
     def hash(self, size: int) -> int:
-        """The digest (file_digest) of the next `size` bytes, hashed where they lie in the chunks (no copy)."""
+        """The file_digest of the next `size` bytes, hashed where they lie in the chunks (no
+        copy)."""
         h = FileHash()
         held = min(size, len(self.buf) - self.at)
         if held > 0:
