@@ -82,7 +82,9 @@ class Tally:
         # in depth-first name order, layer by layer) before a stable-for-Go sort by size; only
         # the order of these matters, so only they are sorted, not every leaf.
         self._repeated: list[list[tuple[str, str]]] = []  # per layer: (leaf path, key)
-        self._ints = {}.setdefault  # one int object for each size seen
+        # one int object for each size seen, while sizes repeat enough to pay for the table
+        # (a layer of many small files has few sizes; most images' sizes are nearly all distinct)
+        self._sizes: dict[int, int] | None = {}
 
     def _count(self, key: str, size: int) -> bool:
         """Count one leaf; whether this is the second time its key is seen."""
@@ -128,8 +130,12 @@ class Tally:
             new = list(map(not_, map(known.__contains__, leaves)))
             leaves, found = list(compress(leaves, new)), compress(found, new)
             seen_again = [(key, key) for key in known if self._count(key, sizes[own[key]])]
-        # equal sizes: one int, each fresh one let go of at once
-        self._once.update(zip(leaves, map(self._ints, *tee(found))))
+        if self._sizes is None:
+            self._once.update(zip(leaves, found))
+        else:  # equal sizes: one int, each fresh one let go of at once
+            self._once.update(zip(leaves, map(self._sizes.setdefault, *tee(found))))
+            if len(self._sizes) * 4 > len(self._once):
+                self._sizes = None
         self._repeated.append(seen_again)
 
     def _add_marked(self, entries: Entries, below: FlatImage) -> None:
