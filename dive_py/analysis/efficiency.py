@@ -14,8 +14,8 @@ A whiteout of a path that was never there counts 0 (dive aborts the rest of that
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import compress, tee
 from operator import methodcaller, not_
 from typing import NamedTuple

@@ -269,7 +269,8 @@ def _large_hints(image: Image, flat: FlatImage, claimed: set, regular: list[arra
     out = []
     for layer in image.layers[1:]:
         entries = layer.entries
-        big = [(entries.paths[i], entries.sizes[i]) for i in _at_least(entries.sizes, regular[layer.index], LARGE_FILE)
+        large = _at_least(entries.sizes, regular[layer.index], LARGE_FILE)
+        big = [(entries.paths[i], entries.sizes[i]) for i in large
                if (layer.index, entries.paths[i]) not in claimed
                and (ref := flat.refs.get(entries.paths[i])) is not None and ref != IMPLIED
                and flat.layer_of(ref) == layer.index]

@@ -20,7 +20,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any, BinaryIO
 
-
 from dive_py.errors import ArchiveError, SourceError
 from dive_py.model.fileinfo import normalise_path
 from dive_py.model.image import Image

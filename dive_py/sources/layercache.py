@@ -31,7 +31,9 @@ import xxhash
 
 from dive_py.model.entries import Entries
 
-FORMAT = 3  # of an entry; 2: entry numbers as arrays (Entries.columns); 3: file digests in XXH3. Older ones are rebuilt.
+# of an entry; 2: entry numbers as arrays (Entries.columns); 3: file digests in XXH3 (older
+# entries are rebuilt)
+FORMAT = 3
 LAYOUT = "v1"  # of the directories
 MAGIC = b"DIVEPYL\0"
 _HEADER = struct.Struct("<8sHHQ")  # magic, format, marshal version, xxh64 of the payload
