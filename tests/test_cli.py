@@ -41,13 +41,33 @@ def test_ci_report_reads_like_dive(tmp_path):
     (tmp_path / ".dive-ci").write_text("rules:\n  lowestEfficiency: 0.99\n  highestWastedBytes: 20KB\n"
                                        "  highestUserWastedPercent: disabled\n")
     mine = ci(cwd=tmp_path)
-    theirs = subprocess.run([dive_binary(), ARCHIVE], capture_output=True, text=True, cwd=tmp_path,
-                            env={"CI": "true", "PATH": "/usr/bin:/bin", "NO_COLOR": "1"})
-    strip = lambda text: [line for line in _plain(text).splitlines()
-                          if line.startswith(("  efficiency", "  wastedBytes", "  userWasted", "    ", "  PASS",
-                                              "  FAIL", "  SKIP", "Result:", "Count"))]
-    assert strip(mine.stdout) == strip(theirs.stdout)
+    assert _report_lines(mine.stdout) == _report_lines(_dive_ci(tmp_path).stdout)
     assert mine.returncode == 1
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("efficiency, user_wasted", [("1", "1e-05"), ("0.99999", "0.0001"),
+                                                     ("0.9999999999", "0.0123"), ("1", "0")])
+def test_failed_rules_print_numbers_as_dive_does(tmp_path, efficiency, user_wasted):
+    """Both float rules fail, so their messages print the score, the user wasted share and the
+    thresholds with Go's %v: small numbers in exponent form, others in full."""
+    (tmp_path / ".dive-ci").write_text(f"rules:\n  lowestEfficiency: {efficiency}\n"
+                                       f"  highestUserWastedPercent: {user_wasted}\n")
+    mine = _report_lines(ci(cwd=tmp_path).stdout)
+    assert sum(line.startswith("  FAIL") for line in mine) == 2
+    assert mine == _report_lines(_dive_ci(tmp_path).stdout)
+
+
+def _dive_ci(cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([dive_binary(), ARCHIVE], capture_output=True, text=True, cwd=cwd,
+                          env={"CI": "true", "PATH": "/usr/bin:/bin", "NO_COLOR": "1"})
+
+
+def _report_lines(text: str) -> list[str]:
+    """The lines of a CI report both tools print alike."""
+    return [line for line in _plain(text).splitlines()
+            if line.startswith(("  efficiency", "  wastedBytes", "  userWasted", "    ", "  PASS", "  FAIL",
+                                "  SKIP", "Result:", "Count"))]
 
 
 def _plain(text: str) -> str:

@@ -287,14 +287,13 @@ class Workers:
 
 def _result(answer: bytearray) -> Result:
     kind, payload = answer[:1], memoryview(answer)[1:]  # from our own child: trusted
-    if kind != b"O":
-        import pickle  # a failure's answer (see _failure)
+    if kind == b"O":
+        value, found = marshal.loads(payload)
+        payload.release()
+        return from_columns(value), None if found is None else Digests(*found)
+    import pickle  # a failure's answer (see _failure)
+
     if kind == b"R":
         raise pickle.loads(payload)
-    if kind == b"E":
-        return ArchiveError(pickle.loads(payload)), None
-    if kind == b"X":
-        return pickle.loads(payload), None
-    value, found = marshal.loads(payload)
-    payload.release()
-    return from_columns(value), None if found is None else Digests(*found)
+    failure = pickle.loads(payload)
+    return (ArchiveError(failure) if kind == b"E" else failure), None

@@ -193,6 +193,16 @@ def byte_sum(block: bytes) -> int:
     return (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF) - 2
 
 
+def _checksum_ok(block: bytes) -> bool:
+    """Whether a header block's checksum field, read as octal, is tarfile's unsigned checksum
+    (the sum of the block's bytes, the field itself counted as eight spaces)."""
+    field = block[148:156]
+    try:
+        return int(field.rstrip(b"\0 ") or b"0", 8) == byte_sum(block) - sum(field) + 256
+    except ValueError:
+        return False
+
+
 def _text(field: bytes, reader: _Reader) -> str:
     return field.split(b"\0", 1)[0].decode(reader.encoding, reader.errors)
 
@@ -210,9 +220,9 @@ def _plain_header(buf: bytes, reader: _Reader) -> tuple | None:
      prefix) = _HEADER.unpack(buf)
     if kind not in _PLAIN_TYPES:
         return None
+    if not _checksum_ok(buf):
+        return None
     try:
-        if int(checksum.rstrip(b"\0 ") or b"0", 8) != byte_sum(buf) - sum(checksum) + 256:
-            return None
         mode, uid, gid, size, _, _, _ = [int(f.rstrip(b"\0 ") or b"0", 8)
                                          for f in (mode, uid, gid, size, mtime, devmajor, devminor)]
     except ValueError:
@@ -268,8 +278,15 @@ def _next_row(reader: _Reader) -> tuple | None:
         raise tarfile.ReadError(f"zlib error: {exc}") from None
     if plain is None:
         return _single(reader, member)
-    kind, size = plain[1], plain[2]
-    return (*plain, 0 if kind == "5" else reader.hash(size) if kind == "0" else EMPTY_HASH)
+    return (*plain, _digest(reader, plain[1], plain[2]))
+
+
+def _digest(reader: _Reader, kind: str, size: int) -> int:
+    """A member's digest, by its FileInfo type: its contents hashed for a regular file (read
+    past here), 0 for a directory, the empty hash for anything else."""
+    if kind == "0":
+        return reader.hash(size)
+    return 0 if kind == "5" else EMPTY_HASH
 
 
 def _sparse_hash(stored: bytes, member: tarfile.TarInfo) -> int:
@@ -363,12 +380,8 @@ def find_member_start(window: bytes, at: int) -> int | None:
     while i >= 0:
         start = i - 257
         if start % 512 == 0 and start + 512 <= len(window):
-            block = window[start:start + 512]
-            try:
-                if int(block[148:156].rstrip(b"\0 ") or b"x", 8) == byte_sum(block) - sum(block[148:156]) + 256:
-                    return at + start
-            except ValueError:
-                pass
+            if _checksum_ok(window[start:start + 512]):
+                return at + start
             i = find(b"ustar", start + 512 + 257)
         else:
             i = find(b"ustar", i + 1)
@@ -503,13 +516,9 @@ def _batch(reader: _Reader, offsets: list[int], stop: int) -> Iterator[tuple[boo
 
 def _single(reader: _Reader, member: tarfile.TarInfo) -> tuple:
     """One member read by tarfile, and its contents hashed: a row of the columns."""
-    if member.isdir():
-        digest = 0
-    elif member.issparse():
-        digest = _sparse_hash(reader.read(reader.offset - member.offset_data), member)
-    elif member.isreg():
-        digest = reader.hash(member.size)
-    else:
-        digest = EMPTY_HASH
     kind = _KINDS.get(member.type) or member.type.decode("latin-1")
+    if member.issparse():
+        digest = _sparse_hash(reader.read(reader.offset - member.offset_data), member)
+    else:
+        digest = _digest(reader, kind, member.size)
     return (member.name, kind, member.size, member.mode, member.uid, member.gid, member.linkname, digest)
