@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from dive_py.heap import limit_arenas, release_freed_memory
+from dive_py.heap import release_freed_memory, tune_heap
 
 CHUNK = 512 << 10  # what a ReadAhead thread reads at a time (and zstd takes in at a time)
 DEPTH = 3  # chunks read ahead: enough to keep both threads busy, few enough to stay lean
@@ -30,9 +30,9 @@ def read_some(stream: BinaryIO, size: int = -1) -> bytes:
 
 
 def start_thread(target: Callable[..., None], *args: Any, name: str) -> threading.Thread:
-    """Start a daemon helper thread, with glibc kept to one malloc arena first (see
-    dive_py.heap.limit_arenas)."""
-    limit_arenas()
+    """Start a daemon helper thread, with glibc's heap set up for it first (see
+    dive_py.heap.tune_heap)."""
+    tune_heap()
     thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     thread.start()
     return thread
