@@ -86,7 +86,7 @@ def compression_of(head: bytes) -> str:
     return "none"
 
 
-def decompressed(stream: BinaryIO, buffered: bool = True) -> tuple[BinaryIO, str]:
+def decompressed(stream: BinaryIO, buffered: bool = True, unchecked: bool = False) -> tuple[BinaryIO, str]:
     """Wrap a blob stream so it reads as an uncompressed tar, whatever its compression.
 
     An uncompressed tar comes back buffered (read(n) gives n bytes), or with `buffered=False`
@@ -94,7 +94,8 @@ def decompressed(stream: BinaryIO, buffered: bool = True) -> tuple[BinaryIO, str
     short reads and wants the stream's own bytes objects; a decompressor may return fewer bytes
     than asked before the end, as raw streams do (tarfile and ReadAhead read on). The blob
     stream's own reads are passed through unbuffered: each bytes object it returns goes to the
-    decompressor as it is.
+    decompressor as it is. With `unchecked`, zstd frames' own checksums are not computed (for a
+    caller that checks a digest of the output: verify.ZstdFrames).
     """
     head = read_exactly(stream, 4)
     kind = compression_of(head)
@@ -106,7 +107,7 @@ def decompressed(stream: BinaryIO, buffered: bool = True) -> tuple[BinaryIO, str
     if kind == "zstd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw), read_size=AHEAD_CHUNK,  # type: ignore[arg-type]
+        return zstandard.ZstdDecompressor().stream_reader(ZstdFrames(raw, unchecked), read_size=AHEAD_CHUNK,  # type: ignore[arg-type]
                                                           read_across_frames=True), kind  # type: ignore[return-value]
     return (io.BufferedReader(raw, CHUNK) if buffered else raw), kind  # type: ignore[return-value]
 
@@ -141,7 +142,8 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     kind = "layer"
     ahead = None
     try:
-        plain, kind = decompressed(stream, buffered=False)
+        plain, kind = decompressed(stream, buffered=False,
+                                   unchecked=hashes is not None and hashes.diff_id_checked)
         if hashes is not None:
             hashes.sniffed(kind)
         if kind != "none":  # decompress in a thread, while this one hashes and scans
