@@ -259,3 +259,44 @@ def test_a_broken_second_half_is_the_same_error(tmp_path, monkeypatch, split_any
     together, alone = _both_ways(monkeypatch, "docker-archive", ref)
     assert together == alone and "checksum" in together and "layer0/layer.tar" in together
     assert split_any()  # the second half was read apart, and its error reported as the layer's
+
+
+def _slow_in_worker(monkeypatch, seconds: float, name_start: str, before: bool) -> None:
+    """A worker (a forked child, inheriting the patch) takes `seconds` longer over the layer
+    named `name_start...`: before reading a byte of it, or after reading all of it."""
+    parent = os.getpid()
+    real = archive.StreamedTar._parse
+
+    def parse(self, name, stream, progress, split=None):
+        slow = os.getpid() != parent and name.startswith(name_start)
+        if slow and before:
+            time.sleep(seconds)
+        found = real(self, name, stream, progress, split)
+        if slow and not before:
+            time.sleep(seconds)
+        return found
+
+    monkeypatch.setattr(archive.StreamedTar, "_parse", parse)
+
+
+@pytest.mark.parametrize("worker_has_read", [False, True])
+def test_waiting_for_a_worker_the_parent_reads_ahead_only_what_fits_in_the_wait(
+        tmp_path, monkeypatch, recorded_pids, worker_has_read):
+    """The parent, waiting for the layer a worker reads, reads the next layer itself only if it is
+    no larger than what the worker has left of its own: while the worker has read nothing of it,
+    yes; once the worker has read all of it (and is slow to send it), no: the worker reads the
+    next one after it, while the parent stacks what it waited for."""
+    first, last = hostile.small_layers()
+    big = hostile.files_named([f"srv/f{i:04d}" for i in range(300)], b"x" * 700)
+    assert len(big) > max(len(first), len(last))
+    ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy([first, big, last]))
+    _slow_in_worker(monkeypatch, 1.5, "layer1/", before=not worker_has_read)
+    # the worker's half second on its own: it has read layer 1, or not begun, when the parent asks
+    _slow_in_parent(monkeypatch, 0.5, lambda name: name.startswith("layer0/"))
+    monkeypatch.setenv("DIVEPY_JOBS", "2")
+    image = Source("docker-archive", ref, cache=False).load()
+    by = {name.partition("/")[0]: pid for pid, name in recorded_pids()}
+    assert by["layer0"] == os.getpid() and by["layer1"] != os.getpid()
+    assert (by["layer2"] == os.getpid()) is not worker_has_read
+    monkeypatch.setenv("DIVEPY_JOBS", "1")
+    assert _layers(image) == _layers(Source("docker-archive", ref, cache=False).load())

@@ -98,6 +98,10 @@ class _Blobs:
     def has(self, path: str) -> bool:
         raise NotImplementedError
 
+    def report_to(self, progress: Progress | None) -> None:
+        """Where the reads of layers from now on report the bytes they read."""
+        self._progress = progress
+
     def digests(self, path: str) -> Digests | None:
         """What the blob at `path` really is (known once it has been read)."""
         raise NotImplementedError
@@ -637,7 +641,7 @@ class _LayerReader:
                 workers.wait(index, block=False)
                 if index in workers.done:
                     break
-                ahead = workers.claim_next(index)
+                ahead = workers.claim_next(index, most=workers.left(index))
                 if ahead is None:
                     workers.wait(index, block=True)
                 else:

@@ -13,7 +13,10 @@ Who reads what is decided as the work goes, through a shared table of claims (`C
 - a worker claims the largest layer nobody has claimed yet (the longest jobs first keep the
   processes busy to the end);
 - the parent, asking for a layer nobody has claimed, reads it itself; waiting for one a worker
-  reads, it reads the next unclaimed layer it will need meanwhile;
+  reads, it reads the next unclaimed layer it will need meanwhile, if that is no larger than
+  what the worker has still to read of its layer (workers count the bytes they have read in
+  the table): it is then done about when the worker is. A larger one it leaves to the worker,
+  which takes it next, while the parent stacks the layer it was waiting for;
 - a large uncompressed first layer is read in two parts (layer_tar.Split): the parent reads up
   to a member near its middle, and its tail is the first task a worker takes.
 
@@ -43,6 +46,7 @@ from dive_py.sources.verify import Digests
 
 Result = tuple[LayerData | BaseException, Digests | None]  # an ArchiveError; a tail's error as raised
 _HEAD = struct.Struct("<iQ")  # an answer's layer index and length
+_READ = struct.Struct("<Q")  # the bytes of a layer its reader has read
 FREE, PARENT = 0, 255  # a claim: nobody, the parent, or worker number n + 1
 
 
@@ -61,10 +65,14 @@ def workers(layers: int) -> int:
 
 class Claims:
     """Who reads each layer: one byte per layer in memory shared with the forked workers,
-    changed only under a lock (a pipe holding one token byte: taking it is a read)."""
+    changed only under a lock (a pipe holding one token byte: taking it is a read); and how
+    many bytes of it its reader has read so far (written by that reader alone)."""
 
     def __init__(self, count: int):
-        self._owner = mmap.mmap(-1, max(count, 1))  # anonymous and shared: seen after fork
+        count = max(count, 1)
+        self._count = count
+        # anonymous and shared: seen after fork
+        self._owner = mmap.mmap(-1, count + _READ.size * count)
         self._lock_r, self._lock_w = os.pipe()
         os.write(self._lock_w, b"\0")
 
@@ -82,6 +90,14 @@ class Claims:
 
     def owner(self, index: int) -> int:
         return self._owner[index]
+
+    def count_read(self, index: int, size: int) -> None:
+        """`size` more bytes of layer `index` read (by its reader)."""
+        where = self._count + _READ.size * index
+        _READ.pack_into(self._owner, where, _READ.unpack_from(self._owner, where)[0] + size)
+
+    def bytes_read(self, index: int) -> int:
+        return _READ.unpack_from(self._owner, self._count + _READ.size * index)[0]
 
     def hand_over(self, who: int, to: int, keep: Callable[[int], bool]) -> None:
         """Give `to` every layer `who` claimed, except those `keep` names."""
@@ -151,10 +167,13 @@ def _serve(blobs, paths: list[str], order: list[int], claims: Claims, me: int, r
         except OSError:  # the parent stopped listening (it met an error): nothing to tell
             pass
 
+    reading = 0
+    blobs.report_to(lambda _path, size: claims.count_read(reading, size))
     with os.fdopen(results, "wb") as outbox:
         writer = start_thread(write, outbox, name="divepy-answers")
         try:
             while (index := claims.claim(order, me)) is not None:
+                reading = index
                 answers.put((index, _answer(blobs, paths[index]) if index < len(paths)
                              else _tail_answer(blobs, paths[0], tail_at)))  # type: ignore[arg-type]
         finally:
@@ -217,6 +236,7 @@ class Workers:
 
     def __init__(self, blobs, paths: list[str], sizes: list[int], jobs: int, tail_at: int | None = None):
         self._paths = paths
+        self._sizes = sizes
         self.tail_task = len(paths) if tail_at is not None else None
         tasks = len(paths) + (tail_at is not None)
         self._tasks = tasks
@@ -243,9 +263,17 @@ class Workers:
         """Whether layer `index` is the parent's to read: it claimed it now, or before."""
         return self._claims.owner(index) == PARENT or self._claims.claim([index], PARENT) is not None
 
-    def claim_next(self, after: int) -> int | None:
-        """The first layer after `after` that nobody reads yet, now the parent's (not a tail)."""
-        return self._claims.claim(range(after + 1, len(self._paths)), PARENT)
+    def claim_next(self, after: int, most: int) -> int | None:
+        """The first layer after `after` that nobody reads yet, now the parent's, if it is at most
+        `most` bytes (not a tail)."""
+        order = [index for index in range(after + 1, len(self._paths)) if self._claims.owner(index) == FREE]
+        if not order or self._sizes[order[0]] > most:
+            return None
+        return self._claims.claim(order[:1], PARENT)
+
+    def left(self, index: int) -> int:
+        """The bytes of layer `index` its reader has not read yet."""
+        return max(0, self._sizes[index] - self._claims.bytes_read(index))
 
     def wait(self, index: int, block: bool) -> None:
         """Take in the answers that have arrived; with `block`, wait until task `index` has
