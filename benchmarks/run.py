@@ -1,10 +1,11 @@
 """divepy against dive 0.13.1, side by side: `python benchmarks/run.py [--quick] [--runs N]`.
 
 Builds the benchmark images once (benchmarks/images.py, into $XDG_CACHE_HOME/divepy-bench),
-compiles divepy's bytecode (as pip would), then for each image reads the archive once (into
-the page cache, where the issue measures) and runs divepy (CI mode, --no-cache: a cold
-analysis) and dive (CI mode) alternately, measuring each child with wait4: wall time, user
-CPU, peak RSS. Then:
+installs divepy from this checkout as a user installs it (a wheel, into a virtual environment
+of its own kept beside the images: `installed_python`), then for each image reads the archive
+once (into the page cache, where the issue measures) and runs divepy (CI mode, --no-cache: a cold
+analysis) and dive (CI mode) alternately, measuring each child with wait4 from a small
+launcher process (`LAUNCH`): wall time, user CPU, peak RSS. Then:
 - cached rerun: divepy with a warm layer cache (a private one, filled by one run first);
 - first paint: the explorer started headless in a fresh process, until the layer list is
   on screen (dive shows nothing before its analysis ends, so its CI wall time stands for it).
@@ -14,7 +15,6 @@ Prints a Markdown table and writes it, with the raw numbers, to benchmarks/resul
 from __future__ import annotations
 
 import argparse
-import compileall
 import datetime
 import json
 import os
@@ -33,24 +33,64 @@ sys.path.insert(0, HERE)
 import images  # noqa: E402
 
 
+# Runs one command and reports on it, from a process of its own: Linux counts into a child's
+# peak RSS the memory of the process it was spawned from, up to its exec (a child of this
+# benchmark, 20-30 MB by then, could never measure less). This launcher is a bare interpreter
+# (python -S, about 8 MB), which no run here comes near.
+LAUNCH = """
+import json, os, sys, time
+argv, log = json.loads(sys.argv[1]), sys.argv[2]
+fd = os.open(log, os.O_WRONLY)
+start = time.perf_counter()
+pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)])
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+print(json.dumps({"wall": wall, "user": usage.ru_utime, "sys": usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+                  "code": os.waitstatus_to_exitcode(status)}))
+"""
+
+
 def measure(argv: list[str], env: dict[str, str], cwd: str) -> dict:
-    """Run a child to its end: wall seconds, user CPU seconds, peak RSS in MB, exit code."""
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
+    """Run a child to its end (through LAUNCH): wall seconds, user CPU seconds, peak RSS in MB."""
+    with tempfile.NamedTemporaryFile() as out:
+        launched = subprocess.run([sys.executable, "-S", "-c", LAUNCH, json.dumps(argv), out.name], env=env,
+                                  cwd=cwd, capture_output=True, text=True, check=True)
+        result = json.loads(launched.stdout)
         text = out.read().decode(errors="replace")
+    code = result.pop("code")
     # 1 is "a CI rule failed", a complete run, but only when the rules were evaluated
     if code not in (0, 1) or "Result" not in text:
         raise SystemExit(f"{argv[0]} failed ({code}): {' '.join(argv)}\n{text[-2000:]}")
-    return {"wall": wall, "user": usage.ru_utime, "sys": usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+    return result
+
+
+PYTHON = sys.executable  # the interpreter divepy runs in (main sets it to installed_python's)
 
 
 def divepy_argv(ref: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "dive_py", ref, "--ci", *extra]
+    return [PYTHON, "-m", "dive_py", ref, "--ci", *extra]
+
+
+def installed_python(root: str, log) -> str:
+    """An interpreter with divepy installed from this checkout as a user installs it: built as a
+    wheel and installed (bytecode compiled) into a virtual environment of its own, made once
+    under `root`, divepy reinstalled on each call.
+
+    Not the checkout's own environment: there divepy is an editable install, whose import hook
+    (pathlib and importlib's resource readers, imported at every start) a user's install does
+    not have, and neither has it the site hooks of whatever machine runs this (the sandbox this
+    was written on adds one that imports certifi): together 15 ms and 1.5 MB on every run that
+    are no part of divepy."""
+    venv = os.path.join(root, "venv")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        log(f"making {venv}")
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    log("installing divepy from the checkout")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", REPO], check=True)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", REPO], check=True)  # its dependencies, once
+    return python
 
 
 def dive_argv(ref: str) -> list[str]:
@@ -84,7 +124,7 @@ asyncio.run(main())
 
 
 def first_paint(ref: str, env: dict[str, str], cwd: str) -> float:
-    out = subprocess.run([sys.executable, "-c", FIRST_PAINT, ref, repr(time.time())], env=env, cwd=cwd,
+    out = subprocess.run([PYTHON, "-c", FIRST_PAINT, ref, repr(time.time())], env=env, cwd=cwd,
                          capture_output=True, text=True, timeout=600)
     if out.returncode != 0 or not out.stdout.strip():
         raise SystemExit(f"first paint failed on {ref}: {out.stderr[-2000:]}")
@@ -158,13 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     refs = images.ensure_images(args.images_dir, scale, log)
-    # divepy as pip installs it has its bytecode compiled; from a checkout whose .pyc files are
-    # older than the sources (or with PYTHONDONTWRITEBYTECODE set) every run would compile the
-    # changed modules again
-    compileall.compile_dir(os.path.join(REPO, "dive_py"), quiet=1)
-    work = tempfile.mkdtemp(prefix="divepy-bench-")
-    env = {**os.environ, "PYTHONPATH": REPO, "XDG_CACHE_HOME": os.path.join(work, "cache")}
-    env.pop("CI", None)
+    global PYTHON
+    PYTHON = installed_python(args.images_dir, log)
+    work = tempfile.mkdtemp(prefix="divepy-bench-")  # the cwd: divepy imported from the venv alone
+    env = {**os.environ, "XDG_CACHE_HOME": os.path.join(work, "cache")}
+    for name in ("CI", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"):
+        env.pop(name, None)
     results = []
     try:
         for name, ref in refs.items():
