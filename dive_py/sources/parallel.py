@@ -70,9 +70,9 @@ class Claims:
 
     def __init__(self, count: int):
         count = max(count, 1)
-        self._count = count
-        # anonymous and shared: seen after fork
-        self._owner = mmap.mmap(-1, count + _READ.size * count)
+        # anonymous and shared: seen after fork. The byte counts first (aligned), then the owners.
+        self._table = mmap.mmap(-1, (_READ.size + 1) * count)
+        self._owner = memoryview(self._table)[_READ.size * count:]
         self._lock_r, self._lock_w = os.pipe()
         os.write(self._lock_w, b"\0")
 
@@ -93,11 +93,11 @@ class Claims:
 
     def count_read(self, index: int, size: int) -> None:
         """`size` more bytes of layer `index` read (by its reader)."""
-        where = self._count + _READ.size * index
-        _READ.pack_into(self._owner, where, _READ.unpack_from(self._owner, where)[0] + size)
+        where = _READ.size * index
+        _READ.pack_into(self._table, where, _READ.unpack_from(self._table, where)[0] + size)
 
     def bytes_read(self, index: int) -> int:
-        return _READ.unpack_from(self._owner, self._count + _READ.size * index)[0]
+        return _READ.unpack_from(self._table, _READ.size * index)[0]
 
     def hand_over(self, who: int, to: int, keep: Callable[[int], bool]) -> None:
         """Give `to` every layer `who` claimed, except those `keep` names."""
@@ -111,10 +111,11 @@ class Claims:
 
     def close(self) -> None:
         """Let go of the pipe and the memory (idempotent; the workers must have ended)."""
-        if not self._owner.closed:
+        if not self._table.closed:
             os.close(self._lock_r)
             os.close(self._lock_w)
-            self._owner.close()
+            self._owner.release()
+            self._table.close()
 
 
 def _answer(blobs, path: str) -> bytes:

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from dive_py.heap import release_freed_memory, tune_heap
 
-CHUNK = 512 << 10  # what a ReadAhead thread reads at a time (and zstd takes in at a time)
+CHUNK = 512 << 10  # what a ReadAhead thread reads at a time (zstd: layer_tar.ZSTD_CHUNK)
 DEPTH = 3  # chunks read ahead: enough to keep both threads busy, few enough to stay lean
 
 
