@@ -8,7 +8,8 @@ analysis) and dive (CI mode) alternately, measuring each child with wait4 from a
 launcher process (`LAUNCH`): wall time, user CPU, peak RSS. Then:
 - cached rerun: divepy with a warm layer cache (a private one, filled by one run first);
 - first paint: the explorer started headless in a fresh process, until the layer list is
-  on screen (dive shows nothing before its analysis ends, so its CI wall time stands for it).
+  on screen (dive shows nothing before its analysis ends, so its CI wall time stands for it);
+- what the two cores give, before and after the alternating runs (`cores_probe`).
 Prints a Markdown table and writes it, with the raw numbers, to benchmarks/results/.
 """
 
@@ -171,13 +172,39 @@ def warm(ref: str) -> None:
                 pass
 
 
+# sha256 throughput of one process, in GB/s: run alone, then two side by side (cores_probe)
+PROBE = """
+import hashlib, os, time
+data = os.urandom(32 << 20)
+start = time.perf_counter()
+for _ in range(4):
+    hashlib.sha256(data).digest()
+print(4 * len(data) / (time.perf_counter() - start) / 1e9)
+"""
+
+
+def cores_probe() -> dict:
+    """How much the two cores give right now: one process hashing alone, and two hashing side by
+    side (GB/s each). On a VM whose cores are shared they do not always give two: two processes
+    have run at 1.6 GB/s each and, minutes later, at 1.07. divepy uses both cores and dive
+    about one, so a run in such a spell costs divepy more; the table names the spell."""
+    def hashing() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-S", "-c", PROBE], stdout=subprocess.PIPE, text=True)
+
+    alone = float(hashing().communicate()[0])
+    pair = [hashing(), hashing()]
+    return {"alone": alone, "pair": [float(proc.communicate()[0]) for proc in pair]}
+
+
 def bench_image(name: str, ref: str, runs: int, env: dict[str, str], cwd: str, log) -> dict:
-    result: dict = {"image": name, "ref": ref, "divepy": [], "dive": [], "cached": [], "first_paint": []}
+    result: dict = {"image": name, "ref": ref, "divepy": [], "dive": [], "cached": [], "first_paint": [],
+                    "cores": [cores_probe()]}
     warm(ref)
     for i in range(runs):
         log(f"  {name}: run {i + 1}/{runs}")
         result["divepy"].append(measure(divepy_argv(ref, "--no-cache"), env, cwd))
         result["dive"].append(measure(dive_argv(ref), env, cwd))
+    result["cores"].append(cores_probe())
     measure(divepy_argv(ref), env, cwd)  # fills the (private) layer cache
     for _ in range(runs):
         result["cached"].append(measure(divepy_argv(ref), env, cwd))
@@ -205,6 +232,12 @@ def table(results: list[dict]) -> str:
     for r in results:
         lines.append(f"| {r['image']} | {statistics.median(r['first_paint']):.2f} s | "
                      f"{median(r['dive'], 'wall'):.2f} s |")
+    lines += ["", "| image | sha256 alone, before / after | two side by side, each, before / after |",
+              "| --- | ---: | ---: |"]
+    for r in results:
+        before, after = r["cores"]
+        lines.append(f"| {r['image']} | {before['alone']:.2f} / {after['alone']:.2f} GB/s | "
+                     f"{min(before['pair']):.2f} / {min(after['pair']):.2f} GB/s |")
     return "\n".join(lines)
 
 
