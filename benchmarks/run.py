@@ -65,11 +65,9 @@ def measure(argv: list[str], env: dict[str, str], cwd: str) -> dict:
     return result
 
 
-PYTHON = sys.executable  # the interpreter divepy runs in (main sets it to installed_python's)
-
-
-def divepy_argv(ref: str, *extra: str) -> list[str]:
-    return [PYTHON, "-m", "dive_py", ref, "--ci", *extra]
+def divepy_argv(python: str, ref: str, *extra: str) -> list[str]:
+    """divepy in CI mode, run by `python` (installed_python's)."""
+    return [python, "-m", "dive_py", ref, "--ci", *extra]
 
 
 def installed_python(root: str, log) -> str:
@@ -150,8 +148,8 @@ asyncio.run(main())
 """
 
 
-def first_paint(ref: str, env: dict[str, str], cwd: str) -> float:
-    out = subprocess.run([PYTHON, "-c", FIRST_PAINT, ref, repr(time.time())], env=env, cwd=cwd,
+def first_paint(python: str, ref: str, env: dict[str, str], cwd: str) -> float:
+    out = subprocess.run([python, "-c", FIRST_PAINT, ref, repr(time.time())], env=env, cwd=cwd,
                          capture_output=True, text=True, timeout=600)
     if out.returncode != 0 or not out.stdout.strip():
         raise SystemExit(f"first paint failed on {ref}: {out.stderr[-2000:]}")
@@ -196,20 +194,20 @@ def cores_probe() -> dict:
     return {"alone": alone, "pair": [float(proc.communicate()[0]) for proc in pair]}
 
 
-def bench_image(name: str, ref: str, runs: int, env: dict[str, str], cwd: str, log) -> dict:
+def bench_image(name: str, ref: str, python: str, runs: int, env: dict[str, str], cwd: str, log) -> dict:
     result: dict = {"image": name, "ref": ref, "divepy": [], "dive": [], "cached": [], "first_paint": [],
                     "cores": [cores_probe()]}
     warm(ref)
     for i in range(runs):
         log(f"  {name}: run {i + 1}/{runs}")
-        result["divepy"].append(measure(divepy_argv(ref, "--no-cache"), env, cwd))
+        result["divepy"].append(measure(divepy_argv(python, ref, "--no-cache"), env, cwd))
         result["dive"].append(measure(dive_argv(ref), env, cwd))
     result["cores"].append(cores_probe())
-    measure(divepy_argv(ref), env, cwd)  # fills the (private) layer cache
+    measure(divepy_argv(python, ref), env, cwd)  # fills the (private) layer cache
     for _ in range(runs):
-        result["cached"].append(measure(divepy_argv(ref), env, cwd))
+        result["cached"].append(measure(divepy_argv(python, ref), env, cwd))
     for _ in range(runs):
-        result["first_paint"].append(first_paint(ref, env, cwd))
+        result["first_paint"].append(first_paint(python, ref, env, cwd))
     return result
 
 
@@ -257,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     refs = images.ensure_images(args.images_dir, scale, log)
-    global PYTHON
-    PYTHON = installed_python(args.images_dir, log)
+    python = installed_python(args.images_dir, log)
     work = tempfile.mkdtemp(prefix="divepy-bench-")  # the cwd: divepy imported from the venv alone
     env = {**os.environ, "XDG_CACHE_HOME": os.path.join(work, "cache")}
     for name in ("CI", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"):
@@ -269,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and not any(o in name for o in args.only):
                 continue
             log(f"benchmarking {name} ({ref})")
-            results.append(bench_image(name, ref, args.runs, env, work, log))
+            results.append(bench_image(name, ref, python, args.runs, env, work, log))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     now = datetime.datetime.now(datetime.timezone.utc)

@@ -37,8 +37,8 @@ _GO_STICKY = 1 << 20
 class FileInfo:                             # images hold hundreds of thousands. Never mutate.
     """A tar entry: normalised path, type flag, sizes and ownership, and a content hash.
 
-    `digest` is xxhash64 of the content for non-directories (0 for directories), the same
-    hash dive uses to tell Modified from Unmodified.
+    `digest` is the XXH3-64 of the content for non-directories (0 for directories), what tells
+    Modified from Unmodified (dive compares xxhash64 digests to the same end).
     """
 
     path: str

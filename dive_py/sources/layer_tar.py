@@ -1,11 +1,11 @@
 """One layer stream (plain tar, gzip or zstd, sniffed by magic bytes) -> its entries (Entries).
 
-The stream is read once, front to back (sources.tarscan); file contents go through xxhash64
-and are dropped. A compressed layer is decompressed in a helper thread, a few chunks ahead of
-the scan (streams.ReadAhead), and with LayerHashes a blob that is hashed as stored is hashed
-in another (verify.BackgroundHash). The scan takes the chunks as they come (`read1`), in the
-decompressor's or the system's own bytes objects: file data is hashed where it lies, without
-a copy. Memory grows with the number of entries, never with bytes.
+The stream is read once, front to back (sources.tarscan); file contents go through XXH3
+(tarscan.file_digest) and are dropped. A compressed layer is decompressed in a helper thread,
+a few chunks ahead of the scan (streams.ReadAhead), and with LayerHashes a blob that is hashed
+as stored is hashed in another (verify.BackgroundHash). The scan takes the chunks as they come
+(`read1`), in the decompressor's or the system's own bytes objects: file data is hashed where it
+lies, without a copy. Memory grows with the number of entries, never with bytes.
 """
 
 from __future__ import annotations

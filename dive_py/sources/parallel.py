@@ -267,10 +267,11 @@ class Workers:
     def claim_next(self, after: int, most: int) -> int | None:
         """The first layer after `after` that nobody reads yet, now the parent's, if it is at most
         `most` bytes (not a tail)."""
-        order = [index for index in range(after + 1, len(self._paths)) if self._claims.owner(index) == FREE]
-        if not order or self._sizes[order[0]] > most:
+        ahead = next((index for index in range(after + 1, len(self._paths))
+                      if self._claims.owner(index) == FREE), None)
+        if ahead is None or self._sizes[ahead] > most:
             return None
-        return self._claims.claim(order[:1], PARENT)
+        return self._claims.claim([ahead], PARENT)
 
     def left(self, index: int) -> int:
         """The bytes of layer `index` its reader has not read yet."""
