@@ -14,7 +14,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import tarfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -594,19 +593,3 @@ def test_byte_sum_is_the_sum_of_the_bytes(block):
 def test_byte_sum_of_the_largest_block():
     assert tarscan.byte_sum(b"\xff" * 512) == 255 * 512
 
-
-def _threads_after_importing_tarheaders(**env: str) -> int:
-    """The threads of a fresh interpreter once sources.tarheaders (numpy) is imported."""
-    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    code = "import os, dive_py.sources.tarheaders; print(len(os.listdir('/proc/self/task')))"
-    return int(subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True,
-                              text=True, check=True).stdout)
-
-
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or len(os.sched_getaffinity(0)) < 2,
-                    reason="counts threads in /proc, on more than one core")
-def test_numpy_starts_no_blas_threads_unless_the_user_asks():
-    """OpenBLAS would start a thread per core at numpy's import, spinning on the core the worker
-    processes read on; divepy does no linear algebra. A user's own setting still counts."""
-    assert _threads_after_importing_tarheaders() == 1
-    assert _threads_after_importing_tarheaders(OPENBLAS_NUM_THREADS="2") == 2

@@ -161,7 +161,7 @@ def _numpy(count: int):
     import (0.1 s) costs more than plain iteration."""
     if count <= NUMPY_ABOVE:
         return None
-    import numpy
+    from dive_py.numerics import numpy
 
     return numpy
 
@@ -214,7 +214,7 @@ def shared_contents(base: array, user: list[array], numpy_above: int | None = No
         if len(counts) < sum(counts.values()):
             shared.update(digest for digest, n in counts.items() if n > 1)
         return shared
-    import numpy as np
+    from dive_py.numerics import numpy as np
 
     # sorted in place, and looked up in the sorted base: no temporary much larger than the input
     found = np.concatenate([np.frombuffer(d, np.uint64) for d in user])

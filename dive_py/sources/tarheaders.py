@@ -11,15 +11,9 @@ tarscan to read with tarfile's own code in its turn.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
-# numpy's OpenBLAS starts a thread per core at import, which spins for a while waiting for work
-# that never comes here (no linear algebra): 0.06-0.07 s of CPU on the other core, the one the
-# worker processes read layers on. A user's own setting is kept.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
+from dive_py.numerics import numpy as np
 
 from dive_py.sources.tarscan import EMPTY_HASH, file_digest
 
