@@ -168,7 +168,7 @@ def _serve(blobs, paths: list[str], order: list[int], claims: Claims, me: int, r
         except OSError:  # the parent stopped listening (it met an error): nothing to tell
             pass
 
-    reading = 0
+    reading = 0  # the layer being read: the progress callback reads it as the loop sets it
     blobs.report_to(lambda _path, size: claims.count_read(reading, size))
     with os.fdopen(results, "wb") as outbox:
         writer = start_thread(write, outbox, name="divepy-answers")
