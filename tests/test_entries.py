@@ -39,6 +39,9 @@ def test_columns_round_trip_through_marshal():
     (["a"], "0", "qqq", b"\0" * 8, b"\0" * 4, b"\0" * 8, b"\0" * 8, [""], b"\0" * 8),  # the wrong width
     (["a"], "0", "IIx", b"\0" * 8, b"\0" * 4, b"\0" * 4, b"\0" * 4, [""], b"\0" * 8),  # an unknown width
     ([1], "0", "III", b"\0" * 8, b"\0" * 4, b"\0" * 4, b"\0" * 4, [""], b"\0" * 8),  # a path not a str
+    ([type("Path", (str,), {})("a")], "0", "III", b"\0" * 8, b"\0" * 4, b"\0" * 4, b"\0" * 4, [""],
+     b"\0" * 8),  # a str subclass
+    (["a"], "0", "III", b"\0" * 8, b"\0" * 4, b"\0" * 4, b"\0" * 4, [b""], b"\0" * 8),  # a link not a str
 ])
 def test_columns_that_do_not_fit_are_refused(value):
     with pytest.raises(ValueError):

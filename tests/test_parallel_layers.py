@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import tarfile
@@ -83,6 +84,25 @@ def test_workers_read_the_same_image(tmp_path, monkeypatch, recorded_pids, form)
     alone = Source(kind, ref, cache=False).load()
     assert _layers(together) == _layers(alone)
     assert len(together.layers) == 3 and together.layers[2].entries
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are Linux's")
+def test_workers_answer_through_a_megabyte_of_pipe(tmp_path, monkeypatch):
+    sizes = []
+    real = parallel._Worker.__init__
+
+    def init(self, *args):
+        real(self, *args)  # a forked worker never returns here: it ends in os._exit
+        sizes.append(fcntl.fcntl(self.result_r, fcntl.F_GETPIPE_SZ))
+
+    monkeypatch.setattr(parallel._Worker, "__init__", init)
+    ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy(_three_layers()))
+    monkeypatch.setenv("DIVEPY_JOBS", "2")
+    image = Source("docker-archive", ref, cache=False).load()
+    assert len(image.layers) == 3
+    with open("/proc/sys/fs/pipe-max-size") as fh:
+        allowed = int(fh.read())
+    assert sizes == [1 << 20 if allowed >= 1 << 20 or os.geteuid() == 0 else 64 << 10]
 
 
 def test_a_worker_takes_the_largest_layer_while_the_parent_reads_the_first(tmp_path, monkeypatch,
