@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import platform as _platform
 import stat
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
@@ -440,7 +439,7 @@ def _expect(value: Any, kind: type, where: str, what: str) -> Any:
 
 
 def host_platform() -> tuple[str, str]:
-    machine = _platform.machine().lower()
+    machine = os.uname().machine.lower()  # what platform.machine() reads, without its import
     arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(machine, machine)
     return "linux", arch
 

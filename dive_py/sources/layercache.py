@@ -25,7 +25,6 @@ import json
 import marshal
 import os
 import struct
-import tempfile
 
 import xxhash
 
@@ -145,6 +144,8 @@ class LayerCache:
             pass
 
     def _write(self, kind: str, digest: str, data: bytes) -> None:
+        import tempfile  # here, not at the top: with shutil under it, 4.5 ms of every start
+
         path = self._path(kind, digest)
         if path is None:
             return
