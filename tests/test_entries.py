@@ -63,3 +63,11 @@ def test_joined_entries_are_both_in_order_whatever_their_widths():
     both = head.joined(tail)
     assert list(both) == [INFOS[0], INFOS[2], INFOS[1], INFOS[0]]
     assert both.uids.typecode == "q" and both.modes.typecode == "I"
+
+
+@pytest.mark.parametrize("gid", [-1, 2**32, 2**32 - 1, 0])
+def test_numbers_are_kept_in_32_bits_only_where_every_one_fits(gid):
+    infos = [FileInfo("a", "0", 1, 0o644, 0, 0, "", 1), FileInfo("b", "0", 1, 0o644, 0, gid, "", 2)]
+    entries = Entries.of(infos)
+    assert entries.gids.itemsize == (4 if 0 <= gid < 2**32 else 8)
+    assert list(entries) == infos

@@ -122,8 +122,11 @@ def _only_str(items: list) -> bool:
 
 def _narrow(numbers: array) -> array:
     """32 bits a number where they all fit (modes and owners nearly always do), else 64."""
-    if numbers.typecode == "q" and numbers and min(numbers) >= 0 and max(numbers) <= 0xFFFFFFFF:
-        return array("I", numbers)
+    if numbers.typecode == "q":
+        try:  # one pass, the range checked as each value is copied (a third of min, max, copy)
+            return array("I", numbers)
+        except OverflowError:
+            pass
     return numbers
 
 
