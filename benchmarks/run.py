@@ -4,8 +4,8 @@ Builds the benchmark images once (benchmarks/images.py, into $XDG_CACHE_HOME/div
 installs divepy from this checkout as a user installs it (a wheel, into a virtual environment
 of its own kept beside the images: `installed_python`), then for each image reads the archive
 once (into the page cache, where the issue measures) and runs divepy (CI mode, --no-cache: a cold
-analysis) and dive (CI mode) alternately, measuring each child with wait4 from a small
-launcher process (`LAUNCH`): wall time, user CPU, peak RSS. Then:
+analysis) and dive (CI mode) alternately, each going first in every other pair, measuring each
+child with wait4 from a small launcher process (`LAUNCH`): wall time, user CPU, peak RSS. Then:
 - cached rerun: divepy with a warm layer cache (a private one, filled by one run first);
 - first paint: the explorer started headless in a fresh process, until the layer list is
   on screen (dive shows nothing before its analysis ends, so its CI wall time stands for it);
@@ -200,8 +200,11 @@ def bench_image(name: str, ref: str, python: str, runs: int, env: dict[str, str]
     warm(ref)
     for i in range(runs):
         log(f"  {name}: run {i + 1}/{runs}")
-        result["divepy"].append(measure(divepy_argv(python, ref, "--no-cache"), env, cwd))
-        result["dive"].append(measure(dive_argv(ref), env, cwd))
+        # who goes first alternates too: on a machine whose speed drifts, neither tool always
+        # runs in the minute after the other
+        pair = [("divepy", divepy_argv(python, ref, "--no-cache")), ("dive", dive_argv(ref))]
+        for tool, argv in pair if i % 2 == 0 else reversed(pair):
+            result[tool].append(measure(argv, env, cwd))
     result["cores"].append(cores_probe())
     measure(divepy_argv(python, ref), env, cwd)  # fills the (private) layer cache
     for _ in range(runs):
