@@ -243,6 +243,20 @@ def test_a_first_layer_read_in_two_parts_is_the_same_layer(tmp_path, monkeypatch
     assert [start for _, start in tails] == [_first_layer_split_point(kind, ref)]  # read once, by someone
 
 
+def test_a_dense_first_layer_before_a_large_one_is_cut_past_its_middle(tmp_path, monkeypatch, split_any):
+    """divepy stacks the first layer while the worker reads the next one: with a large one to
+    come, the worker's part of the first is the shorter (head_share), and the layer the same."""
+    first = hostile.layer_tar([hostile.dir_entry("a"), *_small_files("a", 3000)])
+    second = hostile.layer_tar([hostile.dir_entry("b"), *_small_files("b", 3000)])
+    ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy([first, second]))
+    together, alone = _both_ways(monkeypatch, "docker-archive", ref)
+    assert together == alone and len(together[0][2]) == 3001
+    (_, start), = split_any()
+    assert archive.head_share(len(first), len(second)) == archive.HEAD_SHARE_MOST
+    assert 0 <= start - archive.HEAD_SHARE_MOST * len(first) < 1024  # the next member from there
+    assert _first_layer_split_point("docker-archive", ref) < start  # not the middle's
+
+
 def test_a_header_look_alike_in_the_middle_is_not_a_split(tmp_path, monkeypatch, split_any):
     """A tar stored in the layer puts real-looking headers in the middle: the scan from the
     start does not meet a member there, and reads on by itself."""

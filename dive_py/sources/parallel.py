@@ -18,7 +18,8 @@ Who reads what is decided as the work goes, through a shared table of claims (`C
   the table): it is then done about when the worker is. A larger one it leaves to the worker,
   which takes it next, while the parent stacks the layer it was waiting for;
 - a large uncompressed first layer is read in two parts (layer_tar.Split): the parent reads up
-  to a member near its middle, and its tail is the first task a worker takes.
+  to a member near its middle (further, when a large layer follows one dense with headers:
+  archive.head_share), and its tail is the first task a worker takes.
 
 Workers are forked, so only from a process with no other thread running (the explorer loads
 in a thread worker: it reads layers one by one), and they are plain processes fed through
