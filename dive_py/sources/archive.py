@@ -624,7 +624,7 @@ def head_share(first: int, following: int) -> float:
     the rest (its tail) and then the largest other layer (`following` bytes; the first is
     `first`). divepy stacks the first layer while the worker reads that one, and needs it next:
     the worker's tail is made shorter by about what stacking takes, so that both are ready
-    together (on the benchmark image: 0.61, 5% less wall time than halves over 10 alternating
+    together (on the benchmark image: 0.61, 5% less wall time than halves over 12 alternating
     runs). Half where what follows is small: then only the first layer counts."""
     if first <= 0:
         return 0.5
