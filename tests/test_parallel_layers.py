@@ -257,6 +257,23 @@ def test_a_dense_first_layer_before_a_large_one_is_cut_past_its_middle(tmp_path,
     assert _first_layer_split_point("docker-archive", ref) < start  # not the middle's
 
 
+def test_where_the_later_cut_falls_in_a_large_file_the_middle_serves(tmp_path, monkeypatch, split_any):
+    """A first layer dense with headers at its middle, then one large file where head_share
+    would cut: no header there to start the tail at, so the cut is the middle's, as before."""
+    big = bytes(range(256)) * 13_300  # 3.4 MB: the last 42% of the layer
+    first = hostile.layer_tar([hostile.dir_entry("a"), *_small_files("a", 4500), hostile.Entry("a/big", data=big)])
+    second = hostile.layer_tar([hostile.Entry("b", data=big + big)])
+    share = archive.head_share(len(first), len(second))
+    data = first.index(b"a/big") + 512
+    assert share == archive.HEAD_SHARE_MOST and data < share * len(first) < data + len(big) - archive.SPLIT_WINDOW
+    ref = hostile.write_tar(tmp_path / "a.tar", hostile.legacy([first, second]))
+    middle = _first_layer_split_point("docker-archive", ref)
+    assert middle is not None and middle < data
+    together, alone = _both_ways(monkeypatch, "docker-archive", ref)
+    assert together == alone and len(together[0][2]) == 4502
+    assert [start for _, start in split_any()] == [middle]
+
+
 def test_a_header_look_alike_in_the_middle_is_not_a_split(tmp_path, monkeypatch, split_any):
     """A tar stored in the layer puts real-looking headers in the middle: the scan from the
     start does not meet a member there, and reads on by itself."""

@@ -122,13 +122,15 @@ class _Blobs:
         size = self.stored_size(path)
         if size < SPLIT_MIN or compression_of(self._pread(path, 0, 4)) != "none":
             return None
-        at = size // 2 // 512 * 512
-        window = self._pread(path, at, SPLIT_WINDOW)
+        middle = size // 2 // 512 * 512
+        window = self._pread(path, middle, SPLIT_WINDOW)
         many_headers = dense(window)
+        start = None
         if many_headers and dense_share != 0.5:
             at = int(size * dense_share) // 512 * 512
-            window = self._pread(path, at, SPLIT_WINDOW)
-        start = find_member_start(window, at)
+            start = find_member_start(self._pread(path, at, SPLIT_WINDOW), at)
+        if start is None:  # (or nothing that looks like a header there: the middle, as before)
+            start = find_member_start(window, middle)
         return None if start is None else (start, many_headers)
 
     def tail(self, path: str, start: int) -> LayerData:
