@@ -592,4 +592,3 @@ def test_byte_sum_is_the_sum_of_the_bytes(block):
 
 def test_byte_sum_of_the_largest_block():
     assert tarscan.byte_sum(b"\xff" * 512) == 255 * 512
-

@@ -645,6 +645,8 @@ class _LayerReader:
         self._tail_at = None
         jobs = parallel.workers(len(self._paths) + 1) if blobs.lazy and self._paths else 0
         sizes = [blobs.stored_size(p) for p in self._paths] if jobs else []
+        # with one worker (two processes) the tail's reader also reads the next layer divepy
+        # needs; with more, another worker starts on that one at once, and halves are right
         share = head_share(sizes[0], max(sizes[1:], default=0)) if jobs == 2 else 0.5
         if jobs and (split := blobs.split_point(self._paths[0], share)) is not None:
             self._tail_at, many_headers = split
