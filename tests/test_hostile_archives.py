@@ -222,22 +222,40 @@ def _recompressed_layer(tars: list[bytes], diff_ids=None) -> tuple[dict[str, byt
 
 
 @pytest.mark.parametrize("form", ["archive", "layout"])
-def test_a_compressed_layer_is_checked_by_its_diff_id(tmp_path, form):
-    """The config's diff ID proves the tar every figure is made of, so the compressed bytes
-    are not hashed a second time: a re-compressed blob of the same tar reads as the same image."""
-    members, name, original = _recompressed_layer(small_layers())
+@pytest.mark.parametrize("diff_ids", ["right", "one for two layers"])
+def test_a_compressed_layer_is_checked_by_its_name(tmp_path, form, diff_ids):
+    """A blob named by its digest must be those bytes: the same tar compressed again (another
+    gzip header) is another blob, whatever the config says of the tar."""
+    tars = small_layers()
+    members, name, _ = _recompressed_layer(tars, diff_ids=None if diff_ids == "right" else [sha256(tars[0])])
     ref = (write_tar(tmp_path / "o.tar", members) if form == "archive"
            else write_dir(tmp_path / "layout", members))
-    proc, report = run(ref, tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert report == reference(tmp_path, {**members, name: original})
-
-
-def test_a_compressed_layer_without_a_diff_id_is_checked_by_its_name(tmp_path):
-    tars = small_layers()
-    members, name, _ = _recompressed_layer(tars, diff_ids=[sha256(tars[0])])  # one diff ID for two layers
-    line = fails(run(write_tar(tmp_path / "o.tar", members), tmp_path)[0], name[-20:])
+    line = fails(run(ref, tmp_path)[0], name[-20:])
     assert "does not match its name" in line
+
+
+def test_a_layout_blob_reached_through_a_symlink_is_checked_by_its_name(tmp_path):
+    """The name the manifest gives is what the blob must hash to, wherever the file lies."""
+    members, name, _ = _recompressed_layer(small_layers())
+    blob = members.pop(name)
+    layout = write_dir(tmp_path / "layout", {**members, "elsewhere/blob": blob})
+    (tmp_path / "layout" / name).symlink_to(tmp_path / "layout" / "elsewhere" / "blob")
+    line = fails(run(layout, tmp_path)[0], name[-20:])
+    assert "does not match its name" in line
+
+
+def test_a_named_compressed_layer_is_hashed_once(tmp_path):
+    """Its name proves its bytes, and so the tar they decompress to: the config's diff ID for
+    it is not recomputed (a third sha256 pass of the layer), and a wrong one is the config's
+    word, shown as it is (as a registry client takes it)."""
+    tars = small_layers()
+    wrong = "sha256:" + "0" * 64
+    proc, report = run(write_tar(tmp_path / "o.tar", oci(tars, diff_ids=[sha256(tars[0]), wrong])), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [layer["digestId"] for layer in report["layer"]] == [sha256(tars[0]), wrong]
+    honest = reference(tmp_path, oci(tars))
+    assert report["image"] == honest["image"]
+    assert [dict(layer, digestId="") for layer in report["layer"]] == [dict(layer, digestId="") for layer in honest["layer"]]
 
 
 def test_oci_descriptor_size_disagrees(tmp_path):

@@ -163,3 +163,24 @@ def test_daemon_skips_save_when_every_layer_is_cached(docker_client, build_image
     assert warm.config == cold.config and warm.tags == cold.tags
     bypass, bypass_saves = saves_during(docker_client, image, lambda: Source("docker", image.id, cache=False).load())
     assert bypass_saves == 1
+
+
+def test_a_config_over_other_blobs_cannot_poison_the_caches(tmp_path, cache_home):
+    """Two OCI images with one config (the same diff IDs) over different compressed layers.
+    divepy checks a named compressed blob by its name, not by the diff ID the config gives it,
+    so the layers and the report's figures are kept under the blobs' names: the fake, read
+    first, must not answer for the real one."""
+    from tests.hostile import oci, sha256, small_layers, write_tar
+
+    honest = small_layers()
+    other = [honest[0], layer_tar([dir_entry("etc"), Entry("etc/big", data=b"x" * 9000)])]
+    real = write_tar(tmp_path / "real.tar", oci(honest))
+    fake = write_tar(tmp_path / "fake.tar", oci(other, diff_ids=[sha256(t) for t in honest]))
+    ci = {}
+    for name, archive in (("fake", fake), ("real", real), ("real, no cache", real)):
+        proc = run_divepy(f"oci-archive://{archive}", "--ci", *(["--no-cache"] if "no cache" in name else []))
+        assert proc.returncode in (0, 1), proc.stderr
+        ci[name] = [line for line in proc.stdout.splitlines() if not line.startswith("Image Source:")]
+    assert ci["real"] == ci["real, no cache"] != ci["fake"]
+    assert len(_cache_files(cache_home)) == 3  # the shared base once, and each other layer
+    assert _json(f"oci-archive://{real}", tmp_path / "a") == _json(f"oci-archive://{real}", tmp_path / "b", "--no-cache")

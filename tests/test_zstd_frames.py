@@ -1,6 +1,6 @@
 """verify.ZstdFrames: a zstd stream followed frame by frame, and with `unchecked` handed on
-without the frames' own checksums, for readers that check a sha256 of the output instead (a
-layer whose diff ID the config gives)."""
+without the frames' own checksums, for readers that check a sha256 that proves the output (a
+blob named by its digest, or a layer whose diff ID the config gives)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from dive_py.errors import ArchiveError
 from dive_py.sources.layer_tar import read_layer
 from dive_py.sources.verify import LayerHashes, ZstdFrames
-from tests.hostile import Entry, dir_entry, layer_tar, oci, sha256, write_tar
+from tests.hostile import Entry, dir_entry, layer_tar, legacy, sha256, write_tar
 from tests.helpers import run_divepy
 
 CHECKED = zstandard.ZstdCompressor(write_checksum=True)
@@ -106,27 +106,33 @@ def _raw_block_flip(blob: bytes) -> bytes:
     return bytes(flipped)
 
 
-@pytest.mark.parametrize("diff_id_checked", [False, True])
-def test_a_changed_byte_is_caught_with_or_without_the_frame_checksum(diff_id_checked):
-    """A layer read for its diff ID skips the frame checksum, and its diff ID differs; a layer
-    read without one keeps the checksum, and the decompressor fails."""
+@pytest.mark.parametrize("proof", ["none", "diff ID", "name"])
+def test_a_changed_byte_is_caught_with_or_without_the_frame_checksum(proof):
+    """A layer with nothing to prove it keeps the frame checksum, and the decompressor fails. A
+    layer read for its diff ID skips it, and its diff ID differs. A blob named by its digest
+    skips it too: its digest is of the bytes as stored, which the caller compares with the
+    name, and the decompressor's output follows from those bytes."""
     tar = _layer()
     blob = _raw_block_flip(CHECKED.compress(tar))
-    hashes = LayerHashes(io.BytesIO(blob), blob_digest=not diff_id_checked)
-    if diff_id_checked:
-        read_layer(hashes.blob, "layer 0", None, hashes)
-        assert hashes.result().diff_id not in ("", sha256(tar))
-    else:
+    hashes = LayerHashes(io.BytesIO(blob), named=proof == "name", claimed=proof == "diff ID")
+    if proof == "none":
         with pytest.raises(ArchiveError, match="corrupt zstd data"):
             read_layer(hashes.blob, "layer 0", None, hashes)
+        return
+    read_layer(hashes.blob, "layer 0", None, hashes)
+    found = hashes.result()
+    if proof == "diff ID":
+        assert found.diff_id not in ("", sha256(tar))
+    else:
+        assert (found.digest, found.diff_id) == (sha256(blob), "")
 
 
 def test_the_command_reports_a_changed_byte_in_a_checksummed_zstd_layer(tmp_path):
-    """Through the command: the archive's blob names and descriptors match the changed blob, so
-    the diff ID is what tells."""
+    """Through the command: a legacy save's layer.tar has no digest in its name, so the diff ID
+    is what tells."""
     tar = _layer()
-    members = oci([tar], compress=lambda data: _raw_block_flip(CHECKED.compress(data)))
-    out = run_divepy(f"oci-archive://{write_tar(tmp_path / 'o.tar', members)}", "--ci", cwd=str(tmp_path))
+    archive = write_tar(tmp_path / "l.tar", legacy([_raw_block_flip(CHECKED.compress(tar))], diff_ids=[sha256(tar)]))
+    out = run_divepy(f"docker-archive://{archive}", "--ci", cwd=str(tmp_path))
     assert out.returncode == 3, out.stderr
     assert "does not match the config's diff ID" in out.stderr
     assert sha256(tar) in out.stderr

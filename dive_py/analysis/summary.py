@@ -3,8 +3,10 @@
 The CI report and its JUnit and Markdown forms show only figures: layer sizes, the efficiency
 and its inefficient files, the final image's size and the hints. Those depend on nothing but
 the layers' contents and the config (history commands name the layers in hints), so they are
-stored under a sha256 of the diff IDs and the config. A run that finds them needs the image's
-outline (manifest and config) and no layer at all.
+stored under a sha256 of the digests the layers' bytes are checked by (Layer.content_digest: a
+blob's name or the diff ID) and the config. Not of the diff IDs alone: a compressed blob named
+by its digest is checked by that name, and its diff ID is only the config's word. A run that
+finds them needs the image's outline (manifest and config) and no layer at all.
 """
 
 from __future__ import annotations
@@ -32,15 +34,15 @@ class Summary(Figures):
 
 
 def key(image: Image) -> str:
-    """The cache key: the layers' diff IDs and the config, canonically."""
-    text = json.dumps([FORMAT, [layer.digest for layer in image.layers], image.config],
+    """The cache key: the layers' content digests and the config, canonically."""
+    text = json.dumps([FORMAT, [layer.content_digest for layer in image.layers], image.config],
                       sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def cacheable(image: Image) -> bool:
-    """Only a complete image with a diff ID for every layer is worth keeping."""
-    return bool(image.layers) and all(layer.digest and not layer.error for layer in image.layers)
+    """Only a complete image with a content digest for every layer is worth keeping."""
+    return bool(image.layers) and all(layer.content_digest and not layer.error for layer in image.layers)
 
 
 def encode(analysis: Analysis) -> tuple:

@@ -38,12 +38,15 @@ class Layer:
     """
 
     index: int
-    digest: str  # the diff ID, sha256 of the uncompressed tar
+    digest: str  # the config's diff ID (checked, unless a compressed blob is checked by its name)
     blob_id: str  # the layer's name in its source (legacy folder name or blob hex)
     history: HistoryStep | None
     entries: Entries  # any sequence of FileInfo given is stored as Entries
     size: int
     error: str = ""  # why the layer could not be read (then it has no entries); "" if it was
+    # the digest its bytes are checked by and cached under: its blob's name where that is a
+    # digest (OCI, Docker 25+), else the diff ID (sources.archive.layer_key); "" if none
+    content_digest: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.entries, Entries):

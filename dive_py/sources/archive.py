@@ -35,6 +35,7 @@ from dive_py.sources.verify import (
     algorithm_for,
     check_blob,
     check_diff_ids,
+    named_digest,
     of_bytes,
 )
 
@@ -66,8 +67,7 @@ class _Blobs:
 
     where = ""
     lazy = True  # layers are read when asked for (False: all were read in one pass)
-    # layers (by _key) whose diff ID read_layers checks: a compressed one is not hashed as
-    # stored too (sources.verify)
+    # layers (by _key) whose diff ID the config gives: read_layers checks it
     _by_diff_id: frozenset[str] = frozenset()
 
     def _key(self, path: str) -> str:
@@ -75,12 +75,15 @@ class _Blobs:
         return path
 
     def check_by_diff_id(self, paths: Iterable[str]) -> None:
-        """The diff IDs of the layers at `paths` will be checked: their compressed bytes need
-        no digest of their own."""
+        """The diff IDs of the layers at `paths` will be checked (where their names do not
+        prove them: sources.verify): zstd's frame checksums need not be."""
         self._by_diff_id = frozenset(map(self._key, paths))
 
-    def _hashes(self, stream: BinaryIO, key: str) -> LayerHashes:
-        return LayerHashes(stream, algorithm_for(key), blob_digest=key not in self._by_diff_id)
+    def _hashes(self, stream: BinaryIO, key: str, name: str) -> LayerHashes:
+        """The hashes of the blob kept under `key`, named `name` (its path as the manifest or
+        the archive gives it, which check_blob compares its digest with)."""
+        return LayerHashes(stream, algorithm_for(name), named=bool(named_digest(name)),
+                           claimed=key in self._by_diff_id)
 
     def json(self, path: str) -> Any:
         raise NotImplementedError
@@ -223,7 +226,7 @@ class StreamedTar(_Blobs):
 
     def _parse(self, name: str, stream: BinaryIO, progress: Progress | None,
                split: Split | None = None) -> LayerData | ArchiveError:
-        hashes = self._hashes(stream, name)
+        hashes = self._hashes(stream, name, name)
         report = (lambda n: progress(name, n)) if progress is not None else None
         try:
             data = read_layer(hashes.blob, f"{self.where}: layer {name}", report, hashes, split)
@@ -427,7 +430,7 @@ class LayoutDir(_Blobs):
         report = (lambda n: self._progress(path, n)) if self._progress is not None else None
         try:
             with open(full, "rb") as fh:
-                hashes = self._hashes(fh, full)
+                hashes = self._hashes(fh, full, path)
                 data = read_layer(hashes.blob, f"{self.where}: layer {path}", report, hashes, split)  # type: ignore[arg-type]
                 self._digests[full] = hashes.result()
                 return data
@@ -571,30 +574,37 @@ def image_plan(blobs: _Blobs, where: str, platform: str | None = None) -> ImageP
     return ImagePlan(config, config_path, list(layer_paths), tags, list(layer_descs))
 
 
+def layer_key(path: str, diff_id: Any) -> str:
+    """What a layer is cached under: the digest its bytes are checked by (sources.verify), its
+    blob's name where that is a digest, else the config's diff ID. Either proves its content:
+    a cached layer is served only for that content."""
+    return named_digest(path) or (diff_id if isinstance(diff_id, str) else "")
+
+
 def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = False,
                 cache: LayerCache | None = None, on_layer: Callable[[int, LayerData], None] | None = None
                 ) -> tuple[list[LayerData], dict[int, str]]:
     """The plan's layers, verified (name, descriptor, diff ID), and which could not be read.
 
-    With a `cache`, a layer whose diff ID is cached is not read at all; a layer read is cached
-    under the diff ID computed from its bytes (the config's claim was just checked against it).
-    Layers of an archive on disk are read side by side, here and by worker processes, where
-    that is safe (sources.parallel). `on_layer(index, layer)` is told of each layer as it is
-    ready, in order.
+    With a `cache`, a layer cached under its key (layer_key) is not read at all; a layer read
+    is cached under that key once its bytes were checked against it. Layers of an archive on
+    disk are read side by side, here and by worker processes, where that is safe
+    (sources.parallel). `on_layer(index, layer)` is told of each layer as it is ready, in order.
     """
     diff_ids = plan.diff_ids()
     count = len(plan.layer_paths)
     claims = [diff_ids[i] if len(diff_ids) == count and isinstance(diff_ids[i], str) else "" for i in range(count)]
+    keys = [layer_key(path, claim) for path, claim in zip(plan.layer_paths, claims)]
     use_cache = cache is not None and blobs.lazy
-    to_read = [path for path, claim in zip(plan.layer_paths, claims)
-               if not (use_cache and claim and cache.has_layer(claim))]  # type: ignore[union-attr]
+    to_read = [path for path, key in zip(plan.layer_paths, keys)
+               if not (use_cache and key and cache.has_layer(key))]  # type: ignore[union-attr]
     blobs.check_by_diff_id(path for path, claim in zip(plan.layer_paths, claims)
                            if claim.startswith("sha256:"))  # as check_diff_ids will
     layers: list[LayerData] = []
     errors: dict[int, str] = {}
     with _LayerReader(blobs, to_read) as reader:
         for index, path in enumerate(plan.layer_paths):
-            data = cache.get_layer(claims[index]) if use_cache and claims[index] else None  # type: ignore[union-attr]
+            data = cache.get_layer(keys[index]) if use_cache and keys[index] else None  # type: ignore[union-attr]
             if data is None:
                 try:
                     data, found = reader.get(path)
@@ -606,13 +616,22 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
                     data = (EMPTY, 0)
                     errors[index] = str(exc)
                 else:
-                    if cache is not None and found is not None and found.diff_id and (
-                            blobs.lazy or not cache.has_layer(found.diff_id)):
-                        cache.put_layer(found.diff_id, data)
+                    checked = _checked_key(path, found)
+                    if cache is not None and checked and (blobs.lazy or not cache.has_layer(checked)):
+                        cache.put_layer(checked, data)
             layers.append(data)
             if on_layer is not None:
                 on_layer(index, data)
     return layers, errors
+
+
+def _checked_key(path: str, found: Digests | None) -> str:
+    """The key a layer just read and checked is cached under: the digest its name gives, which
+    check_blob compared with its bytes, or the diff ID computed from them ("" if neither)."""
+    if found is None:
+        return ""
+    named = named_digest(path)
+    return named if named and found.digest == named else found.diff_id
 
 
 # Stacking a layer dense with headers takes about 0.45 of the time reading it takes (the 300,000-

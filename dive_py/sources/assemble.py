@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from dive_py.model.entries import EMPTY
 from dive_py.model.image import Image, Layer, pair_history, parse_history
-from dive_py.sources.archive import ImageParts, ImagePlan, LayerData
+from dive_py.sources.archive import ImageParts, ImagePlan, LayerData, layer_key
 
 # A layer not read yet: no entries, size unknown (the explorer shows the list before the contents)
 PENDING: LayerData = (EMPTY, 0)
@@ -38,7 +38,7 @@ def image_from_plan(plan: ImagePlan, layers: Sequence[LayerData], name: str, sou
     built = tuple(
         Layer(index=i, digest=diff_ids[i] if i < len(diff_ids) else "",
               blob_id=_blob_id(path), history=steps[i], entries=entries, size=size,
-              error=errors.get(i, ""))
+              error=errors.get(i, ""), content_digest=layer_key(path, diff_ids[i] if i < len(diff_ids) else ""))
         for i, (path, (entries, size)) in enumerate(zip(plan.layer_paths, layers)))
     return Image(name=name, source=source, layers=built, config=config, history=history,
                  tags=tuple(plan.tags), image_id=image_id, warnings=tuple(warnings))

@@ -15,7 +15,7 @@ from typing import Any
 from dive_py.errors import ArchiveError, SourceError
 from dive_py.model.entries import EMPTY
 from dive_py.model.image import Image, Storage
-from dive_py.sources.archive import ImagePlan, Progress, StreamedTar, image_plan, read_layers
+from dive_py.sources.archive import ImagePlan, Progress, StreamedTar, image_plan, layer_key, read_layers
 from dive_py.sources.assemble import PENDING, image_from_plan
 from dive_py.sources.layercache import LayerCache
 from dive_py.sources.loader import OnLayer, OnOutline
@@ -203,12 +203,12 @@ def _from_cache(image: Any, ref: str, engine: str, cache: LayerCache,
                 on_layer: OnLayer | None) -> Image | None:
     """The whole image from the cache when its config and every layer are there: no export."""
     plan = _cached_plan(image, cache)
-    diff_ids = plan.diff_ids() if plan is not None else []
-    if plan is None or not all(cache.has_layer(d) for d in diff_ids):
+    keys = [layer_key(path, d) for path, d in zip(plan.layer_paths, plan.diff_ids())] if plan is not None else []
+    if plan is None or not all(key and cache.has_layer(key) for key in keys):
         return None
     layers = []
-    for i, diff_id in enumerate(diff_ids):
-        data = cache.get_layer(diff_id)
+    for i, key in enumerate(keys):
+        data = cache.get_layer(key)
         if data is None:  # went bad since has_layer: fall back to the export
             return None
         layers.append(data)

@@ -2,8 +2,9 @@
 
 The stream is read once, front to back (sources.tarscan); file contents go through XXH3
 (tarscan.file_digest) and are dropped. A compressed layer is decompressed in a helper thread,
-a few chunks ahead of the scan (streams.ReadAhead), and with LayerHashes a blob that is hashed
-as stored is hashed in another (verify.BackgroundHash). The scan takes the chunks as they come
+a few chunks ahead of the scan (streams.ReadAhead), which hashes its compressed bytes as it
+reads them where they prove the layer (verify.LayerHashes); an uncompressed blob is hashed in a
+thread of its own (verify.BackgroundHash). The scan takes the chunks as they come
 (`read1`), in the decompressor's or the system's own bytes objects: file data is hashed where it
 lies, without a copy. Memory grows with the number of entries, never with bytes.
 """
@@ -136,7 +137,7 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
 
     `where` names the layer in error messages. Any corruption raises ArchiveError: a broken
     layer is never reported as an empty one. The blob is read to its very end (so gzip and
-    zstd check their trailers); `hashes`, if given, sees the uncompressed bytes (the diff ID).
+    zstd check their trailers); `hashes`, if given, hashes what proves it (verify.LayerHashes).
     With `split` (an uncompressed blob), the entries from its offset on are someone else's
     to read, and the bytes from there are only hashed here.
     """
@@ -148,7 +149,7 @@ def read_layer(stream: BinaryIO, where: str, progress: Callable[[int], None] | N
     ahead = None
     try:
         plain, kind = decompressed(stream, buffered=False,
-                                   unchecked=hashes is not None and hashes.diff_id_checked)
+                                   unchecked=hashes is not None and hashes.output_checked)
         if hashes is not None:
             hashes.sniffed(kind)
         if kind != "none":  # decompress in a thread, while this one hashes and scans

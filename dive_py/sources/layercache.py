@@ -1,9 +1,11 @@
-"""A cache of parsed layers, keyed by diff ID, and of image configs, keyed by image ID.
+"""A cache of parsed layers, keyed by content digest, and of image configs, keyed by image ID.
 
-A layer's diff ID is the sha256 of its uncompressed tar, so an entry can never stand for another
-layer: divepy stores a layer only under the digest it computed itself while reading the bytes
-(a config that lies about its diff IDs cannot poison the cache). A config is stored under its
-own sha256, which is the image ID for Docker and podman; it is checked again on every read.
+A layer is stored under the digest its bytes were checked against (sources.archive.layer_key):
+its diff ID, the sha256 of its uncompressed tar, or for a compressed blob named by its digest
+that digest. Either way divepy computed it itself while reading the bytes, so an entry can never
+stand for another layer (a config that lies about its diff IDs cannot poison the cache). A
+config is stored under its own sha256, which is the image ID for Docker and podman; it is
+checked again on every read.
 
 Layout: $XDG_CACHE_HOME/divepy/v1/layers/<hex>, .../configs/<hex> and .../paths/<hex> (the
 layer paths of an engine's export of that image, so the layer IDs shown stay the same) and
