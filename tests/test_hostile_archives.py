@@ -5,6 +5,7 @@ line naming the image, the layer and the problem; never a traceback, a hang or a
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import subprocess
@@ -242,6 +243,43 @@ def test_a_layout_blob_reached_through_a_symlink_is_checked_by_its_name(tmp_path
     (tmp_path / "layout" / name).symlink_to(tmp_path / "layout" / "elsewhere" / "blob")
     line = fails(run(layout, tmp_path)[0], name[-20:])
     assert "does not match its name" in line
+
+
+def _symlinked_save(tmp_path, blob: bytes, diff_id: str) -> str:
+    """A `docker save` whose manifest names its one layer `x/layer.tar`, a symlink to the blob
+    stored as blobs/sha256/<its name>, with `blob` there."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "history": [{"created_by": "step"}],
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    name = "blobs/sha256/" + sha256(gzip.compress(GOOD_TAR, mtime=0))[7:]
+    members = [("c.json", config), (name, blob),
+               ("manifest.json", json.dumps([{"Config": "c.json", "Layers": ["x/layer.tar"]}]).encode())]
+    path = tmp_path / "s.tar"
+    with tarfile.open(path, "w") as tar:
+        for member, data in members:
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("x/layer.tar")
+        link.type, link.linkname = tarfile.SYMTYPE, "../" + name
+        tar.addfile(link)
+    return str(path)
+
+
+def test_a_layer_reached_through_a_symlink_is_checked_by_its_targets_name(tmp_path, monkeypatch):
+    """The manifest's `x/layer.tar` gives no digest, its target's name does: the bytes must
+    match that name, and the layer is kept in the cache under it, not under the config's diff
+    ID, which nothing checked."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    good = gzip.compress(GOOD_TAR, mtime=0)
+    again = gzip.compress(GOOD_TAR, mtime=7)  # the same tar, other bytes than the name says
+    for ref in (_symlinked_save(tmp_path, again, sha256(GOOD_TAR)),
+                "docker-archive://" + _symlinked_save(tmp_path, again, sha256(GOOD_TAR))):
+        line = fails(run_divepy(ref, "--ci", cwd=str(tmp_path)), "does not match its name")
+        assert sha256(good)[7:] in line
+    proc = run_divepy(_symlinked_save(tmp_path, good, sha256(b"not the tar")), "--ci", cwd=str(tmp_path))
+    assert proc.returncode in (0, 1), proc.stderr
+    assert os.listdir(tmp_path / "cache" / "divepy" / "v1" / "layers") == [sha256(good)[7:]]
 
 
 def test_a_named_compressed_layer_is_hashed_once(tmp_path):

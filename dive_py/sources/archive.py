@@ -74,6 +74,11 @@ class _Blobs:
         """The name a blob is kept under here."""
         return path
 
+    def stored_name(self, path: str) -> str:
+        """The name the blob at `path` is stored under, which its digest was taken by (in a tar,
+        a symlink's target; in a layout, the path as the manifest gives it)."""
+        return path
+
     def check_by_diff_id(self, paths: Iterable[str]) -> None:
         """The diff IDs of the layers at `paths` will be checked (where their names do not
         prove them: sources.verify): zstd's frame checksums need not be."""
@@ -236,6 +241,9 @@ class StreamedTar(_Blobs):
             return exc  # raised only if the manifest uses this blob
 
     def _key(self, path: str) -> str:
+        return self._resolve(path)
+
+    def stored_name(self, path: str) -> str:
         return self._resolve(path)
 
     def _resolve(self, path: str) -> str:
@@ -521,6 +529,10 @@ class ImagePlan:
     layer_paths: list[str]
     tags: list[str]
     layer_descs: list[Any] = field(default_factory=list)  # OCI descriptors, to verify blobs
+    stored_names: list[str] = field(default_factory=list)  # of the layers (_Blobs.stored_name)
+
+    def stored_name(self, index: int) -> str:
+        return self.stored_names[index] if self.stored_names else self.layer_paths[index]
 
     def diff_ids(self) -> list:
         """The config's rootfs.diff_ids as listed (entries unchecked: see check_diff_ids)."""
@@ -571,7 +583,8 @@ def image_plan(blobs: _Blobs, where: str, platform: str | None = None) -> ImageP
     else:
         raise ArchiveError(f"{where}: not an image archive (no manifest.json or index.json)")
     config = _expect(blobs.checked_json(config_path, config_desc), dict, where, "image config")
-    return ImagePlan(config, config_path, list(layer_paths), tags, list(layer_descs))
+    return ImagePlan(config, config_path, list(layer_paths), tags, list(layer_descs),
+                     [blobs.stored_name(path) for path in layer_paths])
 
 
 def layer_key(path: str, diff_id: Any) -> str:
@@ -594,7 +607,7 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
     diff_ids = plan.diff_ids()
     count = len(plan.layer_paths)
     claims = [diff_ids[i] if len(diff_ids) == count and isinstance(diff_ids[i], str) else "" for i in range(count)]
-    keys = [layer_key(path, claim) for path, claim in zip(plan.layer_paths, claims)]
+    keys = [layer_key(plan.stored_name(i), claim) for i, claim in enumerate(claims)]
     use_cache = cache is not None and blobs.lazy
     to_read = [path for path, key in zip(plan.layer_paths, keys)
                if not (use_cache and key and cache.has_layer(key))]  # type: ignore[union-attr]
@@ -609,6 +622,8 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
                 try:
                     data, found = reader.get(path)
                     check_blob(blobs.where, path, found, plan.layer_descs[index] if plan.layer_descs else None)
+                    if (stored := plan.stored_name(index)) != path:  # through a symlink: its target too
+                        check_blob(blobs.where, stored, found)
                     check_diff_ids(where, index, path, found, diff_ids, count)
                 except ArchiveError as exc:
                     if not keep_broken:
@@ -616,7 +631,7 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
                     data = (EMPTY, 0)
                     errors[index] = str(exc)
                 else:
-                    checked = _checked_key(path, found)
+                    checked = _checked_key(plan.stored_name(index), found)
                     if cache is not None and checked and (blobs.lazy or not cache.has_layer(checked)):
                         cache.put_layer(checked, data)
             layers.append(data)
@@ -625,12 +640,13 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
     return layers, errors
 
 
-def _checked_key(path: str, found: Digests | None) -> str:
-    """The key a layer just read and checked is cached under: the digest its name gives, which
-    check_blob compared with its bytes, or the diff ID computed from them ("" if neither)."""
+def _checked_key(stored: str, found: Digests | None) -> str:
+    """The key a layer just read and checked is cached under: the digest the name it is stored
+    under gives, which check_blob compared with its bytes, or the diff ID computed from them
+    ("" if neither)."""
     if found is None:
         return ""
-    named = named_digest(path)
+    named = named_digest(stored)
     return named if named and found.digest == named else found.diff_id
 
 

@@ -38,7 +38,8 @@ def image_from_plan(plan: ImagePlan, layers: Sequence[LayerData], name: str, sou
     built = tuple(
         Layer(index=i, digest=diff_ids[i] if i < len(diff_ids) else "",
               blob_id=_blob_id(path), history=steps[i], entries=entries, size=size,
-              error=errors.get(i, ""), content_digest=layer_key(path, diff_ids[i] if i < len(diff_ids) else ""))
+              error=errors.get(i, ""),
+              content_digest=layer_key(plan.stored_name(i), diff_ids[i] if i < len(diff_ids) else ""))
         for i, (path, (entries, size)) in enumerate(zip(plan.layer_paths, layers)))
     return Image(name=name, source=source, layers=built, config=config, history=history,
                  tags=tuple(plan.tags), image_id=image_id, warnings=tuple(warnings))
