@@ -425,6 +425,26 @@ def test_compression_bomb_streams_in_flat_memory(tmp_path, kind, total, files):
     assert len([f for f in result["layer"][1]["fileList"] if f["path"].startswith("zeros/")]) == files
 
 
+def test_a_layer_behind_a_symlink_loop_is_one_broken_layer(tmp_path):
+    """Reported where the layer is read: with -i the other layer is still analysed."""
+    blobs = small_layers()
+    members = legacy(blobs)
+    manifest = json.loads(members["manifest.json"])
+    manifest[0]["Layers"][1] = "loop/layer.tar"
+    members["manifest.json"] = json.dumps(manifest).encode()
+    path = write_tar(tmp_path / "loop.tar", members)
+    with tarfile.open(path, "a") as tar:
+        for name, target in (("loop/layer.tar", "../again/layer.tar"), ("again/layer.tar", "../loop/layer.tar")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    fails(run(path, tmp_path)[0], "loop.tar", "symlink loop")
+    proc, result = run(path, tmp_path, "-i")
+    assert proc.returncode == 0, proc.stderr
+    assert "layer 1 analysed as empty" in proc.stderr and "symlink loop" in proc.stderr
+    assert result["layer"][0]["fileList"] and not result["layer"][1]["fileList"]
+
+
 def test_symlink_loop_inside_the_archive(tmp_path):
     members = legacy(small_layers())
     manifest = members.pop("manifest.json")

@@ -241,10 +241,13 @@ class StreamedTar(_Blobs):
             return exc  # raised only if the manifest uses this blob
 
     def _key(self, path: str) -> str:
-        return self._resolve(path)
+        return self.stored_name(path)
 
     def stored_name(self, path: str) -> str:
-        return self._resolve(path)
+        try:
+            return self._resolve(path)
+        except ArchiveError:  # a symlink loop: reported when the layer is read, as that layer's
+            return path
 
     def _resolve(self, path: str) -> str:
         path = normalise_path(path)
@@ -338,10 +341,10 @@ class IndexedTar(StreamedTar):
         return super().has(path) or self._resolve(path) in self._members
 
     def stored_size(self, path: str) -> int:
-        return self._members.get(self._resolve(path), (0, 0))[1]
+        return self._members.get(self.stored_name(path), (0, 0))[1]
 
     def _pread(self, path: str, at: int, size: int) -> bytes:
-        offset, stored = self._members.get(self._resolve(path), (0, 0))
+        offset, stored = self._members.get(self.stored_name(path), (0, 0))
         return os.pread(self._fh.fileno(), max(0, min(size, stored - at)), offset + at)
 
     def tail(self, path: str, start: int) -> LayerData:
