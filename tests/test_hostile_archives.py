@@ -5,7 +5,6 @@ line naming the image, the layer and the problem; never a traceback, a hang or a
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import subprocess
@@ -254,16 +253,17 @@ def _symlinked_save(tmp_path, blob: bytes, diff_id: str) -> str:
     name = "blobs/sha256/" + sha256(gzip.compress(GOOD_TAR, mtime=0))[7:]
     members = [("c.json", config), (name, blob),
                ("manifest.json", json.dumps([{"Config": "c.json", "Layers": ["x/layer.tar"]}]).encode())]
-    path = tmp_path / "s.tar"
-    with tarfile.open(path, "w") as tar:
-        for member, data in members:
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        link = tarfile.TarInfo("x/layer.tar")
-        link.type, link.linkname = tarfile.SYMTYPE, "../" + name
-        tar.addfile(link)
-    return str(path)
+    return _with_symlinks(write_tar(tmp_path / "s.tar", dict(members)), ("x/layer.tar", "../" + name))
+
+
+def _with_symlinks(path: str, *links: tuple[str, str]) -> str:
+    """The tar at `path` with symlinks (name, target) added at its end."""
+    with tarfile.open(path, "a") as tar:
+        for name, target in links:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return path
 
 
 def test_a_layer_reached_through_a_symlink_is_checked_by_its_targets_name(tmp_path, monkeypatch):
@@ -432,12 +432,8 @@ def test_a_layer_behind_a_symlink_loop_is_one_broken_layer(tmp_path):
     manifest = json.loads(members["manifest.json"])
     manifest[0]["Layers"][1] = "loop/layer.tar"
     members["manifest.json"] = json.dumps(manifest).encode()
-    path = write_tar(tmp_path / "loop.tar", members)
-    with tarfile.open(path, "a") as tar:
-        for name, target in (("loop/layer.tar", "../again/layer.tar"), ("again/layer.tar", "../loop/layer.tar")):
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tar.addfile(info)
+    path = _with_symlinks(write_tar(tmp_path / "loop.tar", members),
+                          ("loop/layer.tar", "../again/layer.tar"), ("again/layer.tar", "../loop/layer.tar"))
     fails(run(path, tmp_path)[0], "loop.tar", "symlink loop")
     proc, result = run(path, tmp_path, "-i")
     assert proc.returncode == 0, proc.stderr
@@ -449,12 +445,8 @@ def test_symlink_loop_inside_the_archive(tmp_path):
     members = legacy(small_layers())
     manifest = members.pop("manifest.json")
     members["real.json"] = manifest
-    path = write_tar(tmp_path / "loop.tar", members)
-    with tarfile.open(path, "a") as tar:
-        for name, target in (("manifest.json", "a.json"), ("a.json", "manifest.json")):
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tar.addfile(info)
+    path = _with_symlinks(write_tar(tmp_path / "loop.tar", members),
+                          ("manifest.json", "a.json"), ("a.json", "manifest.json"))
     fails(run(path, tmp_path)[0], "loop.tar", "symlink loop")
 
 
