@@ -592,3 +592,20 @@ def test_byte_sum_is_the_sum_of_the_bytes(block):
 
 def test_byte_sum_of_the_largest_block():
     assert tarscan.byte_sum(b"\xff" * 512) == 255 * 512
+
+
+@pytest.mark.parametrize("size", [-5, 0, 40, 2000, 5000])
+def test_a_file_is_hashed_from_where_the_reader_is(size):
+    """In the buffer or across chunks; a negative size (base-256 allows one) reads nothing."""
+    data = bytes(range(256)) * 20
+
+    class Trickle(io.BytesIO):  # hands the data over 1,000 bytes at a time
+        def read1(self, size=-1):
+            return super().read1(min(1000, size) if size >= 0 else 1000)
+
+    reader = tarscan._Reader(Trickle(data))
+    reader.read(10)
+    digest = reader.hash(size)
+    taken = data[10:10 + max(size, 0)]
+    assert digest == tarscan.file_digest(taken)
+    assert reader.pos == 10 + len(taken)

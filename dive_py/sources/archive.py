@@ -621,11 +621,12 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
     with _LayerReader(blobs, to_read) as reader:
         for index, path in enumerate(plan.layer_paths):
             data = cache.get_layer(keys[index]) if use_cache and keys[index] else None  # type: ignore[union-attr]
+            stored = plan.stored_name(index)
             if data is None:
                 try:
                     data, found = reader.get(path)
                     check_blob(blobs.where, path, found, plan.layer_descs[index] if plan.layer_descs else None)
-                    if (stored := plan.stored_name(index)) != path:  # through a symlink: its target too
+                    if stored != path:  # through a symlink: its target's name too
                         check_blob(blobs.where, stored, found)
                     check_diff_ids(where, index, path, found, diff_ids, count)
                 except ArchiveError as exc:
@@ -634,7 +635,7 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
                     data = (EMPTY, 0)
                     errors[index] = str(exc)
                 else:
-                    checked = _checked_key(plan.stored_name(index), found)
+                    checked = _checked_key(stored, found)
                     if cache is not None and checked and (blobs.lazy or not cache.has_layer(checked)):
                         cache.put_layer(checked, data)
             layers.append(data)

@@ -81,6 +81,8 @@ class _Reader:
 
     @property
     def pos(self) -> int:
+        """(Written out as `base + at` once per header instead: the property costs 3% of the
+        scan of a layer of small files, 88.0 against 85.4 ms on the zstd image's base layer.)"""
         return self.base + self.at
 
     def tell(self) -> int:
@@ -155,7 +157,7 @@ class _Reader:
             self.at = at + size
             return file_digest(memoryview(self.buf)[at:at + size])
         h = FileHash()
-        held = len(self.buf) - at
+        held = min(size, len(self.buf) - at)  # (a negative size, which base-256 allows, reads nothing)
         if held > 0:
             with memoryview(self.buf) as view:
                 h.update(view[self.at:self.at + held])
@@ -495,10 +497,7 @@ def _skip_to_next(reader: _Reader) -> None:
     if gap:
         if gap < 0:
             raise tarfile.ReadError("bad member offset")
-        if gap <= len(reader.buf) - reader.at:  # (a file's padding, mostly: within the buffer)
-            reader.at += gap
-        else:
-            reader.skip(gap)
+        reader.skip(gap)  # (a file's padding, mostly: within the buffer, which skip sees first)
 
 
 def _batch(reader: _Reader, offsets: list[int], stop: int) -> Iterator[tuple[bool, tuple]]:
