@@ -5,6 +5,7 @@ reports are exactly the files whose tree node it replaced or removed."""
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import dive_py.numerics  # noqa: F401 (total_size sums with numpy only where it is imported)
 from dive_py.model.entries import Entries
 from dive_py.model.fileinfo import DIR, REG, SYMLINK, FileInfo
 from dive_py.model.filetree import Node, stack_all
@@ -62,7 +63,7 @@ def test_the_flat_image_shows_what_the_trees_show(layers):
                 assert node.info is None
             else:
                 assert flat.entry(ref) == node.info and flat.layer_of(ref) == node.layer
-        assert flat.total_size() == tree.total_size()
+        assert flat.total_size() == flat.total_size(numpy_above=0) == tree.total_size()
         # a file of the image below changed where its node is not the same object any more
         expected = set()
         for path, lower in previous.items():
@@ -76,3 +77,23 @@ def test_the_flat_image_shows_what_the_trees_show(layers):
         got = {(path, flat.entry(old), None if new is None else flat.entry(new)) for path, old, new in changes}
         assert got == expected
         previous = nodes
+
+
+def _image(*sizes: int) -> FlatImage:
+    flat = FlatImage()
+    entries = Entries.of([FileInfo(f"f{i}", REG, size, 0o644, 0, 0, "", 0) for i, size in enumerate(sizes)])
+    flat.add(LayerPaths(entries, flat.extend(entries)))
+    return flat
+
+
+def test_the_final_size_is_exact_beyond_64_bits():
+    """Sizes are any int64 (a base-256 size can be that large, or negative): summed with numpy
+    they could wrap around, so such a sum is Python's."""
+    for sizes in ([2**62, 2**62, 2**62], [2**63 - 1, 1], [-(2**63), -1], [5, -3, 2**63 - 1]):
+        flat = _image(*sizes)
+        assert flat.total_size() == flat.total_size(numpy_above=0) == sum(sizes)
+
+
+def test_many_paths_are_summed_alike_either_way():
+    flat = _image(*range(60_000))
+    assert flat.total_size() == flat.total_size(numpy_above=10**9) == sum(range(60_000))

@@ -13,6 +13,7 @@ Ref 0 (IMPLIED) stands for a directory that no entry described.
 
 from __future__ import annotations
 
+import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from dive_py.model.entries import Entries
 from dive_py.model.fileinfo import DIR, META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, FileInfo
 
 IMPLIED = 0
+NUMPY_ABOVE = 50_000  # image paths from which total_size sums with numpy (if it is imported)
 
 # A change one layer makes to a non-directory of the image below it: (path, its ref below,
 # the ref that replaces it, or None where it is gone). The hints read these.
@@ -104,9 +106,24 @@ class FlatImage:
     def is_dir(self, ref: int) -> bool:
         return self.types[ref] == DIR
 
-    def total_size(self) -> int:
-        """The size of every entry the image shows (implied directories count 0)."""
-        return sum(map(self.sizes.__getitem__, self.refs.values()))
+    def total_size(self, numpy_above: int = NUMPY_ABOVE) -> int:
+        """The size of every entry the image shows (implied directories count 0).
+
+        Over many entries, with numpy imported already (a layer dense with small files was
+        read), the sizes are gathered and summed by numpy: 7 ms instead of 20 for the 360,000
+        of the 300,000-file benchmark image, at the end of the run, where nothing else runs.
+        A sum that could leave 64 bits (sizes are any int64) is summed by Python instead."""
+        refs = self.refs
+        numerics = sys.modules.get("dive_py.numerics") if len(refs) > numpy_above else None
+        if numerics is None:
+            return sum(map(self.sizes.__getitem__, refs.values()))
+        np = numerics.numpy
+        picked = np.frombuffer(self.sizes, np.int64)[np.fromiter(refs.values(), np.intp, len(refs))]
+        if not len(picked):
+            return 0
+        if max(int(picked.max()), -int(picked.min())) < (1 << 63) // len(picked):
+            return int(picked.sum())
+        return sum(picked.tolist())
 
     def descendants(self, roots: set[str]) -> list[str]:
         """Every path strictly below one of `roots` (a scan of the whole image: the answer for
