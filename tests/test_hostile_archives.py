@@ -479,3 +479,15 @@ def test_ignore_errors_analyses_the_readable_layers(tmp_path):
         result = json.loads(out.read_text())
         assert [len(layer["fileList"]) for layer in result["layer"]][1] == 0
         assert result["layer"][0]["fileList"]
+
+
+def test_a_diff_id_that_is_not_a_string_leaves_its_layer_without_one(tmp_path):
+    """The others keep their own: each layer's diff ID is the config's entry at its place."""
+    from dive_py.sources.resolve import Source
+
+    blobs = small_layers()
+    diff_ids = [sha256(b) for b in blobs]
+    members = legacy(blobs, diff_ids=[7, *diff_ids[1:]])
+    image = Source("docker-archive", write_tar(tmp_path / "a.tar", members)).load()
+    assert [layer.digest for layer in image.layers] == ["", *diff_ids[1:]]
+    assert [layer.content_digest for layer in image.layers] == ["", *diff_ids[1:]]

@@ -188,3 +188,23 @@ def test_a_config_over_other_blobs_cannot_poison_the_caches(tmp_path, cache_home
     assert ci["real"] == ci["real, no cache"] != ci["fake"]
     assert len(_cache_files(cache_home)) == 3  # the shared base once, and each other layer
     assert _json(f"oci-archive://{real}", tmp_path / "a") == _json(f"oci-archive://{real}", tmp_path / "b", "--no-cache")
+
+
+def test_a_config_listing_another_number_of_layers_cannot_poison_the_summary(tmp_path, cache_home):
+    """Where the config lists more diff IDs than the image has layers, none of them is checked
+    (which belongs to which is unknown): two legacy archives with one such config over
+    different layers must not share a report through the summary cache."""
+    from tests.hostile import legacy, sha256, small_layers, write_tar
+
+    honest = small_layers()
+    other = [honest[0], layer_tar([dir_entry("etc"), Entry("etc/big", data=b"x" * 9000)])]
+    claims = [sha256(t) for t in honest] + [sha256(b"a layer the manifest does not list")]
+    real = write_tar(tmp_path / "real.tar", legacy(honest, diff_ids=claims))
+    fake = write_tar(tmp_path / "fake.tar", legacy(other, diff_ids=claims))
+    ci = {}
+    for name, archive in (("fake", fake), ("real", real), ("real, no cache", real)):
+        proc = run_divepy(f"docker-archive://{archive}", "--ci", *(["--no-cache"] if "no cache" in name else []))
+        assert proc.returncode in (0, 1), proc.stderr
+        assert "config lists 3 layers" in proc.stderr
+        ci[name] = [line for line in proc.stdout.splitlines() if not line.startswith("Image Source:")]
+    assert ci["real"] == ci["real, no cache"] != ci["fake"]

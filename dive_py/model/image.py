@@ -45,7 +45,8 @@ class Layer:
     size: int
     error: str = ""  # why the layer could not be read (then it has no entries); "" if it was
     # the digest its bytes are checked by and cached under: its blob's name where that is a
-    # digest (OCI, Docker 25+), else the diff ID (sources.archive.layer_key); "" if none
+    # digest (OCI, Docker 25+), else the diff ID where the config's can be held to it
+    # (sources.archive.layer_key, ImagePlan.claims); "" if none
     content_digest: str = ""
 
     def __post_init__(self) -> None:

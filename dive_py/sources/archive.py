@@ -543,6 +543,19 @@ class ImagePlan:
         listed = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
         return listed if isinstance(listed, list) else []
 
+    def claims(self) -> list[str]:
+        """Each layer's diff ID as the config gives it, where it can be held to it (as
+        check_diff_ids does): "" for an entry that is not a string, and for every layer when the
+        config lists another number of them (which belongs to which is then unknown)."""
+        diff_ids = self.diff_ids()
+        if len(diff_ids) != len(self.layer_paths):
+            return [""] * len(self.layer_paths)
+        return [claim if isinstance(claim, str) else "" for claim in diff_ids]
+
+    def layer_keys(self) -> list[str]:
+        """Each layer's layer_key: what it is cached under, and its Layer.content_digest."""
+        return [layer_key(self.stored_name(i), claim) for i, claim in enumerate(self.claims())]
+
 
 def image_parts(blobs: _Blobs, where: str, platform: str | None = None,
                 keep_broken: bool = False) -> ImageParts:
@@ -590,11 +603,11 @@ def image_plan(blobs: _Blobs, where: str, platform: str | None = None) -> ImageP
                      [blobs.stored_name(path) for path in layer_paths])
 
 
-def layer_key(path: str, diff_id: Any) -> str:
+def layer_key(path: str, claim: str) -> str:
     """What a layer is cached under: the digest its bytes are checked by (sources.verify), its
-    blob's name where that is a digest, else the config's diff ID. Either proves its content:
-    a cached layer is served only for that content."""
-    return named_digest(path) or (diff_id if isinstance(diff_id, str) else "")
+    blob's name where that is a digest, else the diff ID the config claims for it (ImagePlan.
+    claims). Either proves its content: a cached layer is served only for that content."""
+    return named_digest(path) or claim
 
 
 def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = False,
@@ -609,8 +622,7 @@ def read_layers(blobs: _Blobs, plan: ImagePlan, where: str, keep_broken: bool = 
     """
     diff_ids = plan.diff_ids()
     count = len(plan.layer_paths)
-    claims = [diff_ids[i] if len(diff_ids) == count and isinstance(diff_ids[i], str) else "" for i in range(count)]
-    keys = [layer_key(plan.stored_name(i), claim) for i, claim in enumerate(claims)]
+    claims, keys = plan.claims(), plan.layer_keys()
     use_cache = cache is not None and blobs.lazy
     to_read = [path for path, key in zip(plan.layer_paths, keys)
                if not (use_cache and key and cache.has_layer(key))]  # type: ignore[union-attr]

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from dive_py.model.entries import EMPTY
 from dive_py.model.image import Image, Layer, pair_history, parse_history
-from dive_py.sources.archive import ImageParts, ImagePlan, LayerData, layer_key
+from dive_py.sources.archive import ImageParts, ImagePlan, LayerData
 
 # A layer not read yet: no entries, size unknown (the explorer shows the list before the contents)
 PENDING: LayerData = (EMPTY, 0)
@@ -35,11 +35,12 @@ def image_from_plan(plan: ImagePlan, layers: Sequence[LayerData], name: str, sou
     if history and with_layer != count:
         warnings.append(f"{name}: history has {with_layer} steps with a layer, the image {count} layers")
     steps = pair_history(history, count)
-    built = tuple(
-        Layer(index=i, digest=diff_ids[i] if i < len(diff_ids) else "",
+    listed, keys = plan.diff_ids(), plan.layer_keys()
+    built = tuple(  # (a layer's diff ID is the config's entry at its place, not the i-th string)
+        Layer(index=i, digest=listed[i] if i < len(listed) and isinstance(listed[i], str) else "",
               blob_id=_blob_id(path), history=steps[i], entries=entries, size=size,
               error=errors.get(i, ""),
-              content_digest=layer_key(plan.stored_name(i), diff_ids[i] if i < len(diff_ids) else ""))
+              content_digest=keys[i])
         for i, (path, (entries, size)) in enumerate(zip(plan.layer_paths, layers)))
     return Image(name=name, source=source, layers=built, config=config, history=history,
                  tags=tuple(plan.tags), image_id=image_id, warnings=tuple(warnings))

@@ -15,7 +15,7 @@ from typing import Any
 from dive_py.errors import ArchiveError, SourceError
 from dive_py.model.entries import EMPTY
 from dive_py.model.image import Image, Storage
-from dive_py.sources.archive import ImagePlan, Progress, StreamedTar, image_plan, layer_key, read_layers
+from dive_py.sources.archive import ImagePlan, Progress, StreamedTar, image_plan, read_layers
 from dive_py.sources.assemble import PENDING, image_from_plan
 from dive_py.sources.layercache import LayerCache
 from dive_py.sources.loader import OnLayer, OnOutline
@@ -203,7 +203,7 @@ def _from_cache(image: Any, ref: str, engine: str, cache: LayerCache,
                 on_layer: OnLayer | None) -> Image | None:
     """The whole image from the cache when its config and every layer are there: no export."""
     plan = _cached_plan(image, cache)
-    keys = [layer_key(path, d) for path, d in zip(plan.layer_paths, plan.diff_ids())] if plan is not None else []
+    keys = plan.layer_keys() if plan is not None else []
     if plan is None or not all(key and cache.has_layer(key) for key in keys):
         return None
     layers = []
