@@ -221,8 +221,7 @@ def _alg_of(digest: str) -> str:
 
 def algorithm_for(path: str) -> str:
     """The hash to compute for a blob: the one its name uses, else sha256."""
-    named = _NAMED.search(path)
-    return named.group(1) if named else "sha256"
+    return _alg_of(named_digest(path)) or "sha256"
 
 
 def _same_alg(found: Digests, algorithm: str) -> str:
