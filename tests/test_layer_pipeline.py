@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import json
 import random
 import tarfile
 import threading
@@ -260,22 +259,6 @@ def test_the_command_checks_a_big_unnamed_layer_against_its_diff_id(tmp_path, ki
             assert proc.returncode in (0, 1), proc.stderr  # read (1: the rules failed the tiny image)
         else:
             fails(proc, "layer0/layer.tar", "does not match the config's diff ID", sha256(BIG_TAR))
-
-
-def _with_config(members: dict[str, bytes], config_name: str) -> dict[str, bytes]:
-    """Rename the edited config by its digest and point the manifest and index at it."""
-    config = members.pop(config_name)
-    new_config = f"blobs/sha256/{sha256(config)[7:]}"
-    members[new_config] = config
-    index = json.loads(members["index.json"])
-    manifest_name = "blobs/sha256/" + index["manifests"][0]["digest"][7:]
-    manifest = json.loads(members.pop(manifest_name))
-    manifest["config"].update(digest=sha256(config), size=len(config))
-    manifest_data = json.dumps(manifest).encode()
-    members[f"blobs/sha256/{sha256(manifest_data)[7:]}"] = manifest_data
-    index["manifests"][0].update(digest=sha256(manifest_data), size=len(manifest_data))
-    members["index.json"] = json.dumps(index).encode()
-    return members
 
 
 def test_the_command_checks_a_big_zstd_blob_against_its_name(tmp_path):
